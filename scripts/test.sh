@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# make test: unit tests (plain and sanitized), install, a throw-away cluster, pg_regress.
+# Prints, as its last line, "N passed, N failed" counting every unit and regression test.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p build
+passed=0
+failed=0
+
+count_ctest() {  # "100% tests passed, 0 tests failed out of 12"
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -1)
+  if [[ -z "$line" ]]; then failed=$((failed + 1)); return; fi
+  local f t
+  f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  t=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+  passed=$((passed + t - f))
+  failed=$((failed + f))
+}
+
+echo "== unit tests"
+./scripts/unit.sh 2>&1 | tee build/unit.log
+count_ctest build/unit.log
+
+echo "== unit tests under AddressSanitizer + UBSan"
+./scripts/unit.sh --asan 2>&1 | tee build/unit-asan.log
+count_ctest build/unit-asan.log
+
+echo "== install"
+if ! make -s install >build/install.log 2>&1; then
+  cat build/install.log
+  failed=$((failed + 1))
+fi
+
+echo "== regression tests"
+rm -rf build/regress/results build/regress/regression.diffs
+./scripts/cluster.sh run -- bash -c 'make -s installcheck; rc=$?; \
+  if grep -q "terminated by signal" "$BISMARCK_SERVER_LOG"; then \
+    echo "server log shows a crashed backend:"; grep -B2 -A2 "terminated by signal" "$BISMARCK_SERVER_LOG"; rc=99; fi; \
+  exit $rc' 2>&1 | tee build/regress.log
+rc=${PIPESTATUS[0]}
+ok=$(grep -cE '^(test| )? *[a-z_0-9]+ +\.\.\. ok' build/regress.log || true)
+bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' build/regress.log || true)
+passed=$((passed + ok))
+failed=$((failed + bad))
+if [[ $rc -ne 0 && $bad -eq 0 ]]; then failed=$((failed + 1)); fi
+if [[ -f build/regress/regression.diffs ]]; then
+  echo "== regression.diffs"
+  cat build/regress/regression.diffs
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,42 @@
+// Test hooks for the error boundary. The C symbols live in the library, but SQL functions for
+// them are only created by the test-only script sql_tests/boundary.sql, never by the extension.
+#include "uda/boundary.hpp"
+
+extern "C" {
+#include "utils/builtins.h"
+}
+
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+namespace {
+
+// Deep in "the core": a few frames holding objects with destructors, then a throw.
+int deep_throw(int depth, const std::string &kind) {
+    std::vector<double> live(1000, 1.0);
+    if (depth > 0) return deep_throw(depth - 1, kind) + int(live[0]);
+    if (kind == "runtime") throw std::runtime_error("core failure deep in the engine");
+    if (kind == "bad_alloc") throw std::bad_alloc();
+    if (kind == "invalid") throw bismarck::igd::Error(bismarck::igd::Error::Kind::invalid_parameter, "engine rejected an option");
+    if (kind == "diverged") throw bismarck::igd::Error(bismarck::igd::Error::Kind::diverged, "loss became NaN");
+    if (kind == "unknown") throw 42;
+    return 0;
+}
+
+}  // namespace
+
+// bismarck_test_raise(kind text) returns int: raises the error `kind` from deep C++ frames, or a
+// PostgreSQL error while C++ objects are alive ('postgres'), or returns 0 ('none').
+BISMARCK_FUNCTION(bismarck_test_raise) {
+    const std::string kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    if (kind == "postgres") {
+        auto owned = std::make_unique<std::vector<double>>(1 << 20, 2.0);
+        bismarck::uda::pg_call([&] {
+            ereport(ERROR, (errcode(ERRCODE_DIVISION_BY_ZERO),
+                            errmsg("postgres error raised while C++ objects are alive")));
+        });
+        return Int32GetDatum(int((*owned)[0]));
+    }
+    return Int32GetDatum(deep_throw(5, kind));
+}

@@ -1,0 +1,298 @@
+// Unit tests of the core: gradients against finite differences, SGD against known optima,
+// factorization recovery, L1 sparsity, state validation. No PostgreSQL involved.
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "igd/engine.hpp"
+#include "igd/rows.hpp"
+#include "igd/state.hpp"
+#include "models/registry.hpp"
+
+using namespace bismarck;
+using igd::DenseRow;
+using igd::LinearParams;
+using igd::PlainAccess;
+using igd::StepParams;
+
+namespace {
+
+struct Data {
+    Eigen::MatrixXd X;  // n x d
+    Eigen::VectorXd y;  // +-1
+};
+
+// A seeded, noisy, linearly-ish separable classification problem.
+Data make_classification(int n, int d, uint64_t seed) {
+    igd::SplitMix64 rng(seed);
+    Eigen::VectorXd truth(d);
+    for (int j = 0; j < d; ++j) truth[j] = rng.normal();
+    Data data{Eigen::MatrixXd(n, d), Eigen::VectorXd(n)};
+    for (int i = 0; i < n; ++i) {
+        for (int j = 0; j < d; ++j) data.X(i, j) = rng.normal();
+        const double z = data.X.row(i).dot(truth) + 0.5 + 0.8 * rng.normal();
+        data.y[i] = z > 0 ? 1.0 : -1.0;
+    }
+    return data;
+}
+
+template <class Model>
+double objective(const Data &data, const Eigen::VectorXd &w, double l2, double l1 = 0.0) {
+    const int d = int(data.X.cols());
+    double s = 0.0;
+    for (int i = 0; i < data.X.rows(); ++i)
+        s += Model::loss(data.y[i] * (data.X.row(i).dot(w.head(d)) + w[d]));
+    return s / double(data.X.rows()) + igd::linear_penalty(w.data(), d, l2, l1);
+}
+
+// Runs SGD epochs over the rows in order, with the engine's own step, as an aggregate would.
+template <class Model>
+Eigen::VectorXd sgd(const Data &data, double alpha0, double decay, int epochs, double l2,
+                    double l1 = 0.0) {
+    const int d = int(data.X.cols());
+    Eigen::VectorXd w = Eigen::VectorXd::Zero(d + 1), prev(d + 1);
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> X = data.X;
+    for (int e = 0; e < epochs; ++e) {
+        prev = w;
+        StepParams s{igd::step_size_at(alpha0, decay, e), l2, l1, 0.0};
+        for (int i = 0; i < X.rows(); ++i) {
+            DenseRow<double> row{X.row(i).data(), d};
+            igd::supervised_step<Model>(LinearParams<PlainAccess>{w.data(), d},
+                                        LinearParams<PlainAccess>{prev.data(), d}, row,
+                                        data.y[i], s);
+        }
+    }
+    return w;
+}
+
+}  // namespace
+
+TEST(Logistic, GradientMatchesFiniteDifference) {
+    for (double y : {-1.0, 1.0})
+        for (double z : {-30.0, -2.0, -0.1, 0.0, 0.7, 3.0, 40.0}) {
+            const double h = 1e-6;
+            const double fd = (models::Logistic::loss(y * (z + h)) -
+                               models::Logistic::loss(y * (z - h))) / (2 * h);
+            EXPECT_NEAR(models::Logistic::gradient(y * z, y), fd, 1e-6) << "z=" << z;
+        }
+}
+
+TEST(Logistic, LossIsStableForHugeMargins) {
+    EXPECT_NEAR(models::Logistic::loss(-800.0), 800.0, 1e-9);
+    EXPECT_EQ(models::Logistic::loss(800.0), 0.0);
+    EXPECT_TRUE(std::isfinite(models::Logistic::gradient(-800.0, 1.0)));
+}
+
+TEST(Svm, SubgradientMatchesFiniteDifferenceAwayFromTheKink) {
+    for (double y : {-1.0, 1.0})
+        for (double z : {-3.0, -0.4, 0.3, 2.5}) {
+            if (std::abs(y * z - 1.0) < 1e-3) continue;
+            const double h = 1e-6;
+            const double fd =
+                (models::Svm::loss(y * (z + h)) - models::Svm::loss(y * (z - h))) / (2 * h);
+            EXPECT_NEAR(models::Svm::gradient(y * z, y), fd, 1e-6);
+        }
+}
+
+TEST(Lmf, StepFollowsTheGradientOfTheCellLoss) {
+    models::Lmf::Shape s{3, 4, 2};
+    std::vector<double> p(s.size());
+    models::Lmf::initialise(p.data(), s, 3.5, 7);
+    for (int64_t i = 0; i < s.rows; ++i) p[s.row_seen(i)] = 1;
+    for (int64_t j = 0; j < s.cols; ++j) p[s.col_seen(j)] = 1;
+    const int64_t i = 1, j = 2;
+    const double v = 4.0;
+    auto cell_loss = [&](const std::vector<double> &q) {
+        return models::Lmf::loss(models::Lmf::predict<PlainAccess>(q.data(), s, i, j) - v);
+    };
+    // A small step must change the loss by -alpha |grad|^2 to first order.
+    std::vector<double> q = p;
+    const double alpha = 1e-6;
+    models::Lmf::step<PlainAccess>(q.data(), s, i, j, v, StepParams{alpha, 0.0, 0.0, 0.0});
+    double g2 = 0.0;
+    for (size_t k = 0; k < p.size(); ++k) {
+        std::vector<double> a = p, b = p;
+        a[k] += 1e-6;
+        b[k] -= 1e-6;
+        if (k >= size_t(s.row_seen(0))) continue;  // the seen flags are not parameters
+        const double g = (cell_loss(a) - cell_loss(b)) / 2e-6;
+        if (k == 0) continue;  // the global mean is fixed
+        g2 += g * g;
+        EXPECT_NEAR((q[k] - p[k]) / alpha, -g, 1e-4) << "parameter " << k;
+    }
+    EXPECT_GT(g2, 0.0);
+}
+
+// The exact optimum of L2-regularised logistic regression (intercept not penalised), by Newton.
+Eigen::VectorXd logistic_optimum(const Data &data, double l2) {
+    const int n = int(data.X.rows()), d = int(data.X.cols());
+    Eigen::MatrixXd A(n, d + 1);
+    A << data.X, Eigen::VectorXd::Ones(n);
+    Eigen::VectorXd w = Eigen::VectorXd::Zero(d + 1);
+    for (int it = 0; it < 50; ++it) {
+        Eigen::VectorXd g = Eigen::VectorXd::Zero(d + 1);
+        Eigen::MatrixXd H = Eigen::MatrixXd::Zero(d + 1, d + 1);
+        for (int i = 0; i < n; ++i) {
+            const double m = data.y[i] * A.row(i).dot(w);
+            const double s = 1.0 / (1.0 + std::exp(m));
+            g -= data.y[i] * s * A.row(i).transpose() / n;
+            H += s * (1 - s) * A.row(i).transpose() * A.row(i) / n;
+        }
+        for (int j = 0; j < d; ++j) {
+            g[j] += l2 * w[j];
+            H(j, j) += l2;
+        }
+        w -= H.ldlt().solve(g);
+    }
+    return w;
+}
+
+TEST(Logistic, SgdReachesTheNewtonOptimum) {
+    const Data data = make_classification(400, 5, 1);
+    const double l2 = 0.01;
+    const double best = objective<models::Logistic>(data, logistic_optimum(data, l2), l2);
+    const Eigen::VectorXd w = sgd<models::Logistic>(data, 0.1, 0.97, 200, l2);
+    const double got = objective<models::Logistic>(data, w, l2);
+    EXPECT_GE(got, best - 1e-12);
+    EXPECT_LT((got - best) / best, 1e-3) << "sgd " << got << " optimum " << best;
+}
+
+// The optimum of the L2-regularised hinge loss with a free intercept: for a fixed intercept b the
+// problem in w is solved exactly by dual coordinate descent (Hsieh et al., liblinear's method);
+// the optimal value is convex in b, so a ternary search over b finds the joint optimum.
+double svm_optimum(const Data &data, double l2) {
+    const int n = int(data.X.rows());
+    const double C = 1.0 / (l2 * n);  // (l2/2)|w|^2 + mean hinge == l2 (|w|^2/2 + C sum hinge)
+    auto solve = [&](double b) {
+        Eigen::VectorXd alpha = Eigen::VectorXd::Zero(n), w = Eigen::VectorXd::Zero(data.X.cols());
+        for (int sweep = 0; sweep < 3000; ++sweep) {
+            double change = 0.0;
+            for (int i = 0; i < n; ++i) {
+                const double qii = data.X.row(i).squaredNorm();
+                const double g = data.y[i] * (data.X.row(i).dot(w) + b) - 1.0;
+                const double a = std::clamp(alpha[i] - g / qii, 0.0, C);
+                const double da = a - alpha[i];
+                if (da != 0.0) {
+                    w += da * data.y[i] * data.X.row(i).transpose();
+                    alpha[i] = a;
+                    change = std::max(change, std::abs(da));
+                }
+            }
+            if (change < 1e-12) break;
+        }
+        Eigen::VectorXd full(data.X.cols() + 1);
+        full << w, b;
+        return objective<models::Svm>(data, full, l2);
+    };
+    double lo = -3, hi = 3;
+    for (int it = 0; it < 80; ++it) {
+        const double m1 = lo + (hi - lo) / 3, m2 = hi - (hi - lo) / 3;
+        if (solve(m1) < solve(m2)) hi = m2; else lo = m1;
+    }
+    return solve(0.5 * (lo + hi));
+}
+
+TEST(Svm, SgdReachesTheDualCoordinateDescentOptimum) {
+    const Data data = make_classification(300, 4, 2);
+    const double l2 = 0.01;
+    const double best = svm_optimum(data, l2);
+    const Eigen::VectorXd w = sgd<models::Svm>(data, 0.05, 0.985, 400, l2);
+    const double got = objective<models::Svm>(data, w, l2);
+    EXPECT_GE(got, best - 1e-9);
+    EXPECT_LT((got - best) / best, 1e-3) << "sgd " << got << " optimum " << best;
+}
+
+TEST(Logistic, L1MakesExactZeros) {
+    Data data = make_classification(300, 10, 3);
+    // Five of the ten features are pure noise: a strong L1 must zero most of them exactly.
+    igd::SplitMix64 rng(9);
+    for (int i = 0; i < 300; ++i)
+        for (int j = 5; j < 10; ++j) data.X(i, j) = 0.01 * rng.normal();
+    const Eigen::VectorXd w = sgd<models::Logistic>(data, 0.1, 0.95, 60, 0.0, 0.05);
+    int zeros = 0;
+    for (int j = 0; j < 10; ++j) zeros += w[j] == 0.0;
+    EXPECT_GE(zeros, 5);
+    EXPECT_LT(zeros, 10);
+}
+
+TEST(Lmf, RecoversALowRankMatrixToNoiseLevel) {
+    const int64_t rows = 60, cols = 50, rank = 3;
+    igd::SplitMix64 rng(11);
+    Eigen::MatrixXd U(rows, rank), V(cols, rank);
+    for (int64_t k = 0; k < U.size(); ++k) U.data()[k] = rng.normal();
+    for (int64_t k = 0; k < V.size(); ++k) V.data()[k] = rng.normal();
+    const Eigen::MatrixXd M = (U * V.transpose()).array() + 3.0;
+    const double noise = 0.1;
+    struct Cell { int64_t i, j; double v; };
+    std::vector<Cell> train, test;
+    for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j)
+            (rng.uniform() < 0.6 ? train : test).push_back({i, j, M(i, j) + noise * rng.normal()});
+    // shuffle once
+    for (size_t k = train.size() - 1; k > 0; --k) std::swap(train[k], train[rng.next() % (k + 1)]);
+    models::Lmf::Shape s{rows, cols, rank};
+    std::vector<double> p(s.size());
+    models::Lmf::initialise(p.data(), s, 3.0, 5);
+    for (int e = 0; e < 300; ++e) {
+        StepParams st{igd::step_size_at(0.03, 0.99, e), 1e-4, 0.0, 10.0};
+        for (const Cell &c : train) models::Lmf::step<PlainAccess>(p.data(), s, c.i, c.j, c.v, st);
+    }
+    double se = 0.0;
+    for (const Cell &c : test) {
+        const double e = models::Lmf::predict<PlainAccess>(p.data(), s, c.i, c.j) - M(c.i, c.j);
+        se += e * e;
+    }
+    const double rmse = std::sqrt(se / double(test.size()));
+    EXPECT_LT(rmse, 2.0 * noise) << "held-out RMSE against the noiseless matrix";
+}
+
+TEST(Lmf, UnseenRowsArePredictedFromTheMeanAndKnownBias) {
+    models::Lmf::Shape s{4, 4, 2};
+    std::vector<double> p(s.size());
+    models::Lmf::initialise(p.data(), s, 3.0, 1);
+    models::Lmf::step<PlainAccess>(p.data(), s, 0, 1, 5.0, StepParams{0.5, 0.0, 0.0, 0.0});
+    const double col_bias = p[s.col_bias(1)];
+    EXPECT_NE(col_bias, 0.0);
+    EXPECT_DOUBLE_EQ(models::Lmf::predict<PlainAccess>(p.data(), s, 3, 1), 3.0 + col_bias);
+    EXPECT_DOUBLE_EQ(models::Lmf::predict<PlainAccess>(p.data(), s, 3, 2), 3.0);
+    EXPECT_DOUBLE_EQ(models::Lmf::predict<PlainAccess>(p.data(), s, 99, -1), 3.0);
+}
+
+TEST(State, ValidationRejectsMalformedBlocks) {
+    const int64_t dim = 3;
+    std::vector<char> buf(igd::state_bytes(dim + 1, 0, false, false));
+    auto *h = reinterpret_cast<igd::StateHeader *>(buf.data());
+    *h = igd::StateHeader{};
+    h->magic = igd::kStateMagic;
+    h->version = igd::kStateVersion;
+    h->task = uint8_t(models::Task::logistic);
+    h->dim = dim;
+    h->n_params = dim + 1;
+    h->alpha = 0.1;
+    EXPECT_EQ(igd::validate_state(buf.data(), buf.size()), "");
+    EXPECT_NE(igd::validate_state(buf.data(), buf.size() - 1), "");
+    EXPECT_NE(igd::validate_state(buf.data(), 10), "");
+    h->n_params = dim + 2;
+    EXPECT_NE(igd::validate_state(buf.data(), buf.size()), "");
+    h->n_params = dim + 1;
+    h->task = 9;
+    EXPECT_NE(igd::validate_state(buf.data(), buf.size()), "");
+    h->task = 1;
+    h->alpha = std::nan("");
+    EXPECT_NE(igd::validate_state(buf.data(), buf.size()), "");
+}
+
+TEST(Engine, ConvergenceIsRelativeChange) {
+    EXPECT_TRUE(igd::converged(1.0, 0.99999, 1e-4));
+    EXPECT_FALSE(igd::converged(1.0, 0.9, 1e-4));
+    EXPECT_FALSE(igd::converged(NAN, 0.9, 1e-4));
+    EXPECT_FALSE(igd::converged(1.0, 1.0, 0.0));
+}
+
+TEST(Engine, SplitMixIsDeterministic) {
+    igd::SplitMix64 a(42), b(42);
+    for (int k = 0; k < 100; ++k) EXPECT_EQ(a.next(), b.next());
+}
