@@ -1,0 +1,318 @@
+// The epoch aggregates: one call of bismarck.logistic_epoch / svm_epoch / lmf_epoch over a table
+// is one epoch of incremental gradient descent.
+//
+//   transition  first row: copy the model passed as the last argument into the aggregate's
+//               memory (or attach the shared-memory model), keeping a copy of it as `prev`;
+//               every row: add the row's loss at `prev` (the loss of the model the epoch
+//               started from, measured in this same scan) and take one gradient step.
+//   combine     model averaging: the per-worker models, averaged weighted by rows seen (the form
+//               a distributed engine runs); shared memory: the counters are summed.
+//
+// The state is updated in place once AggCheckCallContext confirms an aggregate call, so the
+// executor never copies it; nothing is allocated per row.
+#include "uda/shared_model.hpp"
+#include "uda/sparsevec.hpp"
+#include "uda/state.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+}
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace bismarck::uda {
+namespace {
+
+using igd::DenseRow;
+using igd::LinearParams;
+using igd::PlainAccess;
+using igd::RelaxedAccess;
+using igd::SparseRow;
+
+inline constexpr uint8_t kEvalOnly = 0x10;     // measure the loss, take no step
+inline constexpr uint8_t kNoDivergence = 0x20;  // calibration: record divergence, don't raise
+inline constexpr uint8_t kNullIsError = 0x40;   // on_null => 'error'
+
+MemoryContext aggregate_context(FunctionCallInfo fcinfo, const char *name) {
+    MemoryContext context = nullptr;
+    if (!AggCheckCallContext(fcinfo, &context))
+        fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             std::string(name) + " must be called as an aggregate");
+    return context;
+}
+
+// Where this process reads and writes the model during the epoch.
+struct Model {
+    double *params;
+    double *prev;
+    SharedSegment *shared;  // null unless parallelism is shared memory
+};
+
+Model locate(StateHeader *h) {
+    if (h->flags & igd::kShared) {
+        SharedSegment *s = shared_attach(h->shared_handle, h->shared_token, h->n_params);
+        return {segment_params(s), segment_prev(s), s};
+    }
+    return {igd::state_params(h), igd::state_prev(h), nullptr};
+}
+
+// First row of an epoch: the model argument becomes this aggregate's state.
+StateHeader *begin_epoch(FunctionCallInfo fcinfo, int model_arg, MemoryContext context,
+                         bool linear) {
+    if (PG_ARGISNULL(model_arg))
+        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "the model state argument of an epoch is NULL",
+             {}, "Start from bismarck.logistic_init(), svm_init() or lmf_init().");
+    const StateHeader *in = read_state(PG_GETARG_DATUM(model_arg));
+    // The SQL function is named after its model: logistic_step, svm_step, lmf_step.
+    const char *fname = get_func_name(fcinfo->flinfo->fn_oid);
+    const std::string expected = std::string(models::task_name(task_of(in))) + "_step";
+    if (fname == nullptr || expected != fname)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "this epoch aggregate cannot train a " + std::string(models::task_name(task_of(in))) +
+                 " model state");
+    if (models::is_linear(task_of(in)) != linear)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "model state does not fit this aggregate");
+    MemoryContext old = MemoryContextSwitchTo(context);
+    StateHeader *h = copy_state(in, true);
+    MemoryContextSwitchTo(old);
+    h->rows_seen = 0;
+    h->nulls_skipped = 0;
+    h->loss_sum = 0.0;
+    h->participants = 1;
+    locate(h);  // attach the shared model now, so a bad handle fails on the first row
+    return h;
+}
+
+double label_of(double y, const StateHeader *h) {
+    if (y == 1.0) return 1.0;
+    if (y == 0.0 || y == -1.0) return -1.0;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", y);
+    fail(ERRCODE_DATA_EXCEPTION, std::string("label ") + buf + " is not a class label",
+         "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) + " of this epoch's scan.",
+         "Labels must be boolean, 0 or 1, or -1 or 1.");
+}
+
+[[noreturn]] void non_finite(const StateHeader *h, const char *what) {
+    const std::string row = std::to_string(h->rows_seen + h->nulls_skipped + 1);
+    if (std::string(what) == "loss")
+        throw igd::Error(igd::Error::Kind::diverged,
+                         "training diverged: the loss became infinite or NaN at row " + row +
+                             " of epoch " + std::to_string(h->epoch + 1) + " (step size " +
+                             std::to_string(h->alpha) + ")");
+    fail(ERRCODE_DATA_EXCEPTION, std::string(what) + " contain NaN or infinity",
+         "Row " + row + " of this epoch's scan.");
+}
+
+// One row of a linear model. Runs the model's step on whichever row type and access policy.
+template <class Row>
+void linear_row(StateHeader *h, const Row &x, double y) {
+    const Model m = locate(h);
+    const int64_t d = h->dim;
+    const igd::StepParams s{h->alpha, h->l2, h->l1, 0.0};
+    const LinearParams<PlainAccess> prev{m.prev, d};
+    const bool eval_only = h->flags & kEvalOnly;
+    const double loss = models::with_linear_model(task_of(h), [&](auto model) {
+        using M = decltype(model);
+        if (eval_only) return M::loss(y * prev.margin(x));
+        switch (igd::Parallelism(h->parallelism)) {
+            case igd::Parallelism::shared_memory:
+                return igd::supervised_step<M>(LinearParams<RelaxedAccess>{m.params, d}, prev, x,
+                                               y, s);
+            case igd::Parallelism::shared_memory_locked: {
+                SpinLockAcquire(&m.shared->lock);
+                const double l =
+                    igd::supervised_step<M>(LinearParams<PlainAccess>{m.params, d}, prev, x, y, s);
+                SpinLockRelease(&m.shared->lock);
+                return l;
+            }
+            default:
+                return igd::supervised_step<M>(LinearParams<PlainAccess>{m.params, d}, prev, x, y,
+                                               s);
+        }
+    });
+    if (!std::isfinite(loss)) {
+        bool finite = true;
+        x.for_each([&](int64_t, double v) { finite = finite && std::isfinite(v); });
+        if (!finite) non_finite(h, "features");
+        if (h->flags & kNoDivergence) {
+            h->loss_sum = INFINITY;
+        } else {
+            non_finite(h, "loss");
+        }
+    } else if (std::isfinite(h->loss_sum)) {
+        h->loss_sum += loss;
+    }
+    h->rows_seen++;
+}
+
+void dimension_error(int64_t got, int64_t expected, const StateHeader *h) {
+    fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+         "features have " + std::to_string(got) + " elements but the model expects " +
+             std::to_string(expected),
+         "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) + " of this epoch's scan.",
+         "Every row's feature vector must have the model's dimension.");
+}
+
+template <class T>
+void dense_row(StateHeader *h, ArrayType *a, double y) {
+    if (ARR_NDIM(a) > 1)
+        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+             "features must be a one-dimensional array, not " + std::to_string(ARR_NDIM(a)) +
+                 "-dimensional");
+    if (ARR_HASNULL(a))
+        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "features contain a NULL element",
+             "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) +
+                 " of this epoch's scan.");
+    const int64_t n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
+    if (n != h->dim) dimension_error(n, h->dim, h);
+    const double *scaler = igd::state_scaler(h);
+    DenseRow<T> x{reinterpret_cast<const T *>(ARR_DATA_PTR(a)), n};
+    if (scaler) {
+        x.mean = scaler;
+        x.inv_scale = scaler + h->dim;
+    }
+    linear_row(h, x, y);
+}
+
+}  // namespace
+}  // namespace bismarck::uda
+
+using namespace bismarck::uda;
+using bismarck::igd::StateHeader;
+
+// logistic_step / svm_step(state, features float8[] | float4[] | sparsevec, label float8, model)
+BISMARCK_FUNCTION(bismarck_linear_step) {
+    MemoryContext context = aggregate_context(fcinfo, "an epoch");
+    StateHeader *h = PG_ARGISNULL(0)
+                         ? begin_epoch(fcinfo, 3, context, true)
+                         : reinterpret_cast<StateHeader *>(PG_GETARG_POINTER(0));
+    if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) {
+        if (h->flags & kNullIsError)
+            fail(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                 std::string(PG_ARGISNULL(1) ? "features" : "label") + " is NULL",
+                 "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) +
+                     " of this epoch's scan.",
+                 "Use on_null => 'skip' to skip such rows.");
+        h->nulls_skipped++;
+        PG_RETURN_POINTER(h);
+    }
+    const double y = label_of(PG_GETARG_FLOAT8(2), h);
+    const Oid type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    if (type == FLOAT8ARRAYOID || type == FLOAT4ARRAYOID) {
+        ArrayType *a = PG_GETARG_ARRAYTYPE_P(1);
+        if (ARR_ELEMTYPE(a) == FLOAT8OID)
+            dense_row<double>(h, a, y);
+        else
+            dense_row<float>(h, a, y);
+    } else {
+        const SparseVec *v = reinterpret_cast<const SparseVec *>(PG_DETOAST_DATUM(PG_GETARG_DATUM(1)));
+        if (v->dim != h->dim) dimension_error(v->dim, h->dim, h);
+        linear_row(h, sparsevec_row(v), y);
+    }
+    PG_RETURN_POINTER(h);
+}
+
+// lmf_step(state, row bigint, col bigint, value float8, model)
+BISMARCK_FUNCTION(bismarck_lmf_step) {
+    using bismarck::models::Lmf;
+    MemoryContext context = aggregate_context(fcinfo, "an epoch");
+    StateHeader *h = PG_ARGISNULL(0)
+                         ? begin_epoch(fcinfo, 4, context, false)
+                         : reinterpret_cast<StateHeader *>(PG_GETARG_POINTER(0));
+    if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3)) {
+        if (h->flags & kNullIsError)
+            fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "a row id, column id or value is NULL",
+                 "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) +
+                     " of this epoch's scan.",
+                 "Use on_null => 'skip' to skip such rows.");
+        h->nulls_skipped++;
+        PG_RETURN_POINTER(h);
+    }
+    const int64_t i = PG_GETARG_INT64(1), j = PG_GETARG_INT64(2);
+    const double v = PG_GETARG_FLOAT8(3);
+    if (i < 0 || i >= h->rows || j < 0 || j >= h->cols)
+        fail(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+             "cell (" + std::to_string(i) + ", " + std::to_string(j) +
+                 ") is outside the model's matrix",
+             "The model has row ids 0.." + std::to_string(h->rows - 1) + " and column ids 0.." +
+                 std::to_string(h->cols - 1) + ".");
+    if (!std::isfinite(v))
+        fail(ERRCODE_DATA_EXCEPTION, "value is NaN or infinite",
+             "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) +
+                 " of this epoch's scan.");
+    const Model m = locate(h);
+    const Lmf::Shape shape{h->rows, h->cols, h->dim};
+    const bismarck::igd::StepParams s{h->alpha, h->l2, 0.0, h->max_norm};
+    const double loss = Lmf::loss(Lmf::predict<PlainAccess>(m.prev, shape, i, j) - v);
+    if (!(h->flags & kEvalOnly)) {
+        switch (bismarck::igd::Parallelism(h->parallelism)) {
+            case bismarck::igd::Parallelism::shared_memory:
+                Lmf::step<RelaxedAccess>(m.params, shape, i, j, v, s);
+                break;
+            case bismarck::igd::Parallelism::shared_memory_locked:
+                SpinLockAcquire(&m.shared->lock);
+                Lmf::step<PlainAccess>(m.params, shape, i, j, v, s);
+                SpinLockRelease(&m.shared->lock);
+                break;
+            default:
+                Lmf::step<PlainAccess>(m.params, shape, i, j, v, s);
+        }
+    }
+    if (!std::isfinite(loss) || !std::isfinite(m.params[shape.row_bias(i)])) {
+        if (h->flags & kNoDivergence)
+            h->loss_sum = INFINITY;
+        else
+            non_finite(h, "loss");
+    } else if (std::isfinite(h->loss_sum)) {
+        h->loss_sum += loss;
+    }
+    h->rows_seen++;
+    PG_RETURN_POINTER(h);
+}
+
+// Model averaging: the two partial models, weighted by the rows each has seen. Shared memory:
+// the model is already one; only the counters add up.
+BISMARCK_FUNCTION(bismarck_epoch_combine) {
+    MemoryContext context = aggregate_context(fcinfo, "an epoch's combine function");
+    if (PG_ARGISNULL(1)) {
+        if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+        PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+    }
+    const StateHeader *b = reinterpret_cast<const StateHeader *>(PG_GETARG_POINTER(1));
+    if (PG_ARGISNULL(0)) {
+        MemoryContext old = MemoryContextSwitchTo(context);
+        StateHeader *c = copy_state(b, true);
+        if (!(b->flags & bismarck::igd::kShared))
+            memcpy(bismarck::igd::state_prev(c),
+                   bismarck::igd::state_prev(const_cast<StateHeader *>(b)),
+                   sizeof(double) * b->n_params);
+        MemoryContextSwitchTo(old);
+        PG_RETURN_POINTER(c);
+    }
+    StateHeader *a = reinterpret_cast<StateHeader *>(PG_GETARG_POINTER(0));
+    if (a->n_params != b->n_params || a->task != b->task || a->flags != b->flags)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "cannot combine states of different models");
+    const int64_t n = a->rows_seen + b->rows_seen;
+    if (!(a->flags & bismarck::igd::kShared) && n > 0) {
+        const double wa = double(a->rows_seen) / double(n), wb = double(b->rows_seen) / double(n);
+        double *pa = bismarck::igd::state_params(a);
+        const double *pb = bismarck::igd::state_params(b);
+        for (int64_t k = 0; k < a->n_params; ++k) pa[k] = wa * pa[k] + wb * pb[k];
+        if (a->task == uint8_t(bismarck::models::Task::lmf)) {
+            // the seen flags are a union, not an average
+            const bismarck::models::Lmf::Shape s{a->rows, a->cols, a->dim};
+            for (int64_t k = s.row_seen(0); k < s.size(); ++k) pa[k] = pa[k] != 0.0 ? 1.0 : 0.0;
+        }
+    }
+    a->rows_seen = n;
+    a->participants += b->participants;
+    a->nulls_skipped += b->nulls_skipped;
+    a->loss_sum += b->loss_sum;
+    PG_RETURN_POINTER(a);
+}

@@ -1,0 +1,69 @@
+// Creating and attaching the shared-memory model segment (see shared_model.hpp).
+#include "uda/shared_model.hpp"
+
+extern "C" {
+#include "storage/shmem.h"
+#include "utils/resowner.h"
+}
+
+#include <random>
+
+namespace bismarck::uda {
+
+static constexpr uint64_t kSegmentMagic = 0x4253484D4F44454Cull;  // "BSHMODEL"
+
+// This process's current mapping: a parallel worker runs one epoch and attaches once; the
+// leader finds the driver's own mapping. The callback forgets it when the segment goes away.
+static dsm_segment *g_segment = nullptr;
+static uint64_t g_handle = 0;
+
+static void forget_segment(dsm_segment *, Datum) {
+    g_segment = nullptr;
+    g_handle = 0;
+}
+
+SharedSegment *shared_create(int64_t n_params, dsm_segment **seg, uint64_t *handle,
+                             uint64_t *token) {
+    const Size bytes = MAXALIGN(sizeof(SharedSegment)) + sizeof(double) * 2 * Size(n_params);
+    dsm_segment *s = nullptr;
+    pg_call([&] { s = dsm_create(bytes, 0); });
+    auto *h = static_cast<SharedSegment *>(dsm_segment_address(s));
+    h->magic = kSegmentMagic;
+    std::random_device rd;
+    h->token = (uint64_t(rd()) << 32) ^ rd();
+    h->n_params = n_params;
+    SpinLockInit(&h->lock);
+    *seg = s;
+    *handle = dsm_segment_handle(s);
+    *token = h->token;
+    return h;
+}
+
+SharedSegment *shared_attach(uint64_t handle, uint64_t token, int64_t n_params) {
+    if (g_segment == nullptr || g_handle != handle) {
+        dsm_segment *s = dsm_find_mapping(dsm_handle(handle));
+        if (s == nullptr) {
+            pg_call([&] { s = dsm_attach(dsm_handle(handle)); });
+            if (s == nullptr)
+                fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                     "the shared-memory model of this state no longer exists",
+                     "A state with parallelism 'shared_memory' is only valid during the training "
+                     "run that created it.");
+            // The mapping lives as long as this process (a parallel worker exits after the
+            // query); the creator's own mapping is found above and never pinned here.
+            pg_call([&] { dsm_pin_mapping(s); });
+        }
+        g_segment = s;
+        g_handle = handle;
+        on_dsm_detach(s, forget_segment, 0);
+    }
+    auto *h = static_cast<SharedSegment *>(dsm_segment_address(g_segment));
+    if (dsm_segment_map_length(g_segment) < MAXALIGN(sizeof(SharedSegment)) ||
+        h->magic != kSegmentMagic || h->token != token || h->n_params != n_params ||
+        dsm_segment_map_length(g_segment) <
+            MAXALIGN(sizeof(SharedSegment)) + sizeof(double) * 2 * Size(n_params))
+        fail(ERRCODE_INSUFFICIENT_PRIVILEGE, "the state does not match its shared-memory model");
+    return h;
+}
+
+}  // namespace bismarck::uda

@@ -1,0 +1,108 @@
+// SPI helpers (see spi.hpp).
+#include "uda/spi.hpp"
+
+extern "C" {
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+}
+
+namespace bismarck::uda::spi {
+
+std::string ident(const std::string &name) {
+    const char *q = nullptr;
+    pg_call([&] { q = quote_identifier(name.c_str()); });
+    return q;
+}
+
+std::string relation(Oid relid) {
+    char *nsp = nullptr, *rel = nullptr;
+    pg_call([&] {
+        nsp = get_namespace_name(get_rel_namespace(relid));
+        rel = get_rel_name(relid);
+    });
+    if (nsp == nullptr || rel == nullptr)
+        fail(ERRCODE_UNDEFINED_TABLE, "relation with OID " + std::to_string(relid) + " does not exist");
+    return ident(nsp) + "." + ident(rel);
+}
+
+std::string literal(const std::string &s) {
+    const char *q = nullptr;
+    pg_call([&] { q = quote_literal_cstr(s.c_str()); });
+    return q;
+}
+
+uint64_t exec(const std::string &sql, const std::vector<Arg> &args, bool read_only) {
+    std::vector<Oid> types;
+    std::vector<Datum> values;
+    std::vector<char> nulls;
+    for (const Arg &a : args) {
+        types.push_back(a.type);
+        values.push_back(a.value);
+        nulls.push_back(a.null ? 'n' : ' ');
+    }
+    int rc = 0;
+    pg_call([&] {
+        rc = SPI_execute_with_args(sql.c_str(), int(args.size()), types.data(), values.data(),
+                                   nulls.data(), read_only, 0);
+    });
+    if (rc < 0) fail(ERRCODE_INTERNAL_ERROR, "SPI failed (" + std::to_string(rc) + ") on: " + sql);
+    return SPI_processed;
+}
+
+Datum value(uint64_t row, int col, bool *isnull, MemoryContext context) {
+    Datum d = 0;
+    pg_call([&] {
+        d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+        if (!*isnull && context != nullptr) {
+            Oid type = SPI_gettypeid(SPI_tuptable->tupdesc, col);
+            int16 len;
+            bool byval;
+            get_typlenbyval(type, &len, &byval);
+            MemoryContext old = MemoryContextSwitchTo(context);
+            d = datumCopy(d, byval, len);
+            MemoryContextSwitchTo(old);
+        }
+    });
+    return d;
+}
+
+double float8_value(uint64_t row, int col, double if_null) {
+    bool isnull;
+    Datum d = value(row, col, &isnull);
+    return isnull ? if_null : DatumGetFloat8(d);
+}
+
+int64_t int64_value(uint64_t row, int col, int64_t if_null) {
+    bool isnull;
+    Datum d = value(row, col, &isnull);
+    return isnull ? if_null : DatumGetInt64(d);
+}
+
+std::string text_value(uint64_t row, int col, const std::string &if_null) {
+    char *s = nullptr;
+    pg_call([&] { s = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col); });
+    return s ? std::string(s) : if_null;
+}
+
+void Plan::prepare(const std::string &sql, const std::vector<Oid> &types) {
+    pg_call([&] {
+        plan = SPI_prepare_cursor(sql.c_str(), int(types.size()), const_cast<Oid *>(types.data()),
+                                  CURSOR_OPT_PARALLEL_OK);
+        if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    });
+}
+
+uint64_t Plan::exec(const std::vector<Arg> &args, bool read_only) const {
+    std::vector<Datum> values;
+    std::vector<char> nulls;
+    for (const Arg &a : args) {
+        values.push_back(a.value);
+        nulls.push_back(a.null ? 'n' : ' ');
+    }
+    int rc = 0;
+    pg_call([&] { rc = SPI_execute_plan(plan, values.data(), nulls.data(), read_only, 0); });
+    if (rc < 0) fail(ERRCODE_INTERNAL_ERROR, "SPI_execute_plan failed (" + std::to_string(rc) + ")");
+    return SPI_processed;
+}
+
+}  // namespace bismarck::uda::spi

@@ -1,0 +1,125 @@
+// bismarck.feature_stats(features): per-coordinate count, mean and sum of squared deviations of
+// a dense feature column in one scan (Welford's update; Chan's formula to combine partial
+// states), which the driver turns into the scaler that standardises features. It also checks
+// that every row has the same dimension and only finite values, naming the offending row.
+// The state is a float8[] [n, dim, mean_1..mean_d, m2_1..m2_d], updated in place.
+#include "uda/boundary.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+}
+
+#include <cmath>
+#include <string>
+
+using bismarck::uda::fail;
+
+namespace {
+
+ArrayType *new_stats(int64_t dim, MemoryContext context) {
+    MemoryContext old = MemoryContextSwitchTo(context);
+    const int n = int(2 + 2 * dim);
+    const Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(double) * n;
+    ArrayType *a = static_cast<ArrayType *>(palloc0(bytes));
+    SET_VARSIZE(a, bytes);
+    a->ndim = 1;
+    a->dataoffset = 0;
+    a->elemtype = FLOAT8OID;
+    ARR_DIMS(a)[0] = n;
+    ARR_LBOUND(a)[0] = 1;
+    MemoryContextSwitchTo(old);
+    reinterpret_cast<double *>(ARR_DATA_PTR(a))[1] = double(dim);
+    return a;
+}
+
+template <class T>
+void add_row(double *s, const T *x, int64_t dim) {
+    const double n = s[0] + 1.0;
+    double *mean = s + 2, *m2 = s + 2 + dim;
+    for (int64_t j = 0; j < dim; ++j) {
+        const double v = double(x[j]);
+        const double delta = v - mean[j];
+        mean[j] += delta / n;
+        m2[j] += delta * (v - mean[j]);
+    }
+    s[0] = n;
+}
+
+}  // namespace
+
+BISMARCK_FUNCTION(bismarck_feature_stats_step) {
+    MemoryContext context;
+    if (!AggCheckCallContext(fcinfo, &context))
+        fail(ERRCODE_FEATURE_NOT_SUPPORTED, "feature_stats must be called as an aggregate");
+    if (PG_ARGISNULL(1)) {
+        if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+        PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+    }
+    ArrayType *x = PG_GETARG_ARRAYTYPE_P(1);
+    if (ARR_NDIM(x) > 1)
+        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+             "features must be a one-dimensional array, not " + std::to_string(ARR_NDIM(x)) +
+                 "-dimensional");
+    const int64_t dim = ARR_NDIM(x) == 0 ? 0 : ARR_DIMS(x)[0];
+    ArrayType *state = PG_ARGISNULL(0) ? new_stats(dim, context) : PG_GETARG_ARRAYTYPE_P(0);
+    double *s = reinterpret_cast<double *>(ARR_DATA_PTR(state));
+    const std::string row = std::to_string(int64_t(s[0]) + 1);
+    if (int64_t(s[1]) != dim)
+        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+             "features have " + std::to_string(dim) + " elements but earlier rows have " +
+                 std::to_string(int64_t(s[1])),
+             "Row " + row + " (counting non-NULL rows in scan order).",
+             "Every row's feature vector must have the same length.");
+    if (ARR_HASNULL(x))
+        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "features contain a NULL element",
+             "Row " + row + " (counting non-NULL rows in scan order).");
+    bool finite = true;
+    if (ARR_ELEMTYPE(x) == FLOAT8OID) {
+        const double *v = reinterpret_cast<const double *>(ARR_DATA_PTR(x));
+        for (int64_t j = 0; j < dim; ++j) finite = finite && std::isfinite(v[j]);
+        if (finite) add_row(s, v, dim);
+    } else {
+        const float *v = reinterpret_cast<const float *>(ARR_DATA_PTR(x));
+        for (int64_t j = 0; j < dim; ++j) finite = finite && std::isfinite(v[j]);
+        if (finite) add_row(s, v, dim);
+    }
+    if (!finite)
+        fail(ERRCODE_DATA_EXCEPTION, "features contain NaN or infinity",
+             "Row " + row + " (counting non-NULL rows in scan order).");
+    PG_RETURN_POINTER(state);
+}
+
+BISMARCK_FUNCTION(bismarck_feature_stats_combine) {
+    MemoryContext context;
+    if (!AggCheckCallContext(fcinfo, &context))
+        fail(ERRCODE_FEATURE_NOT_SUPPORTED, "feature_stats must be called as an aggregate");
+    if (PG_ARGISNULL(1)) {
+        if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+        PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+    }
+    ArrayType *b = PG_GETARG_ARRAYTYPE_P(1);
+    const double *sb = reinterpret_cast<const double *>(ARR_DATA_PTR(b));
+    const int64_t dim = int64_t(sb[1]);
+    if (PG_ARGISNULL(0)) {
+        ArrayType *a = new_stats(dim, context);
+        memcpy(ARR_DATA_PTR(a), sb, sizeof(double) * (2 + 2 * dim));
+        PG_RETURN_POINTER(a);
+    }
+    ArrayType *a = PG_GETARG_ARRAYTYPE_P(0);
+    double *sa = reinterpret_cast<double *>(ARR_DATA_PTR(a));
+    if (int64_t(sa[1]) != dim)
+        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+             "features have " + std::to_string(dim) + " elements in some rows and " +
+                 std::to_string(int64_t(sa[1])) + " in others");
+    const double na = sa[0], nb = sb[0], n = na + nb;
+    if (nb > 0) {
+        for (int64_t j = 0; j < dim; ++j) {
+            const double delta = sb[2 + j] - sa[2 + j];
+            sa[2 + j] += delta * nb / n;
+            sa[2 + dim + j] += sb[2 + dim + j] + delta * delta * na * nb / n;
+        }
+        sa[0] = n;
+    }
+    PG_RETURN_POINTER(a);
+}
