@@ -324,7 +324,7 @@ CREATE FUNCTION bismarck.train_lmf(
         model text, source regclass, row_column text, column_column text, value_column text,
         rank integer DEFAULT 10,
         epochs integer DEFAULT 20, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 0.95, l2 double precision DEFAULT 0.05,
+        decay double precision DEFAULT 0.9, l2 double precision DEFAULT 0.1,
         l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
@@ -404,3 +404,83 @@ CREATE FUNCTION bismarck.shuffle(source regclass, target text, seed bigint DEFAU
     AS 'MODULE_PATHNAME', 'bismarck_shuffle' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION bismarck.shuffle IS
     'create table target as the rows of source in a random order fixed by seed; returns the row count';
+
+-- Evaluation of a model on a table: classifiers get accuracy, precision, recall, F1, log loss
+-- (logistic only) and ROC AUC; factorizations get RMSE and MAE. Columns default to the ones the
+-- model was trained on. Runs with the caller's privileges; every identifier is quoted.
+CREATE FUNCTION bismarck.evaluate(model text, source regclass,
+        features text DEFAULT NULL, label text DEFAULT NULL,
+        row_column text DEFAULT NULL, column_column text DEFAULT NULL,
+        value_column text DEFAULT NULL)
+    RETURNS TABLE (rows bigint, accuracy double precision, "precision" double precision,
+                   recall double precision, f1 double precision, log_loss double precision,
+                   roc_auc double precision, rmse double precision, mae double precision)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m record;
+    lbl_type oid;
+    pos_expr text;
+    q text;
+BEGIN
+    SELECT name, task, columns INTO m FROM bismarck.models WHERE name = evaluate.model;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', evaluate.model
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name FROM bismarck.models lists the models you may use.';
+    END IF;
+    IF m.task = 'lmf' THEN
+        q := format('SELECT count(*)::int8, NULL::float8, NULL::float8, NULL::float8, NULL::float8, '
+                    'NULL::float8, NULL::float8, sqrt(avg(e * e))::float8, avg(abs(e))::float8 '
+                    'FROM (SELECT bismarck.predict(%L::text, (%I)::int8, (%I)::int8) - (%I)::float8 AS e '
+                    'FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL AND %I IS NOT NULL) s',
+                    m.name, coalesce(row_column, m.columns[1]), coalesce(column_column, m.columns[2]),
+                    coalesce(value_column, m.columns[3]), source,
+                    coalesce(row_column, m.columns[1]), coalesce(column_column, m.columns[2]),
+                    coalesce(value_column, m.columns[3]));
+        RETURN QUERY EXECUTE q;
+        RETURN;
+    END IF;
+    features := coalesce(features, m.columns[1]);
+    label := coalesce(label, m.columns[2]);
+    SELECT atttypid INTO lbl_type FROM pg_attribute
+     WHERE attrelid = source AND attname = label AND attnum > 0 AND NOT attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'label column "%" of relation % does not exist', label, source
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    pos_expr := CASE WHEN lbl_type = 'boolean'::regtype THEN format('(%I)', label)
+                     ELSE format('((%I)::float8 = 1)', label) END;
+    q := format($q$
+        WITH s AS (
+            SELECT %s AS pos, bismarck.decision_function(%L::text, %I) AS z
+              FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL),
+        r AS (
+            SELECT pos, z, rank() OVER (ORDER BY z) + (count(*) OVER (PARTITION BY z) - 1) / 2.0 AS rk
+              FROM s),
+        c AS (
+            SELECT count(*) AS n,
+                   count(*) FILTER (WHERE pos) AS npos,
+                   count(*) FILTER (WHERE NOT pos) AS nneg,
+                   count(*) FILTER (WHERE z > 0 AND pos) AS tp,
+                   count(*) FILTER (WHERE z > 0 AND NOT pos) AS fp,
+                   count(*) FILTER (WHERE z <= 0 AND pos) AS fn,
+                   count(*) FILTER (WHERE (z > 0) = pos) AS correct,
+                   avg(greatest(CASE WHEN pos THEN -z ELSE z END, 0) + ln(1 + exp(-abs(z)))) AS ll,
+                   sum(rk) FILTER (WHERE pos) AS rank_sum
+              FROM r)
+        SELECT n::int8, correct::float8 / nullif(n, 0),
+               tp::float8 / nullif(tp + fp, 0),
+               tp::float8 / nullif(tp + fn, 0),
+               (2.0 * tp / nullif(2 * tp + fp + fn, 0))::float8,
+               CASE WHEN %L = 'logistic' THEN ll::float8 END,
+               ((rank_sum - npos * (npos + 1) / 2.0) / nullif(npos * nneg, 0))::float8,
+               NULL::float8, NULL::float8
+          FROM c $q$,
+        pos_expr, m.name, features, source, features, label, m.task);
+    RETURN QUERY EXECUTE q;
+END
+$$;
+COMMENT ON FUNCTION bismarck.evaluate IS
+    'metrics of a model on a table: accuracy, precision, recall, F1, log loss, ROC AUC; RMSE, MAE';

@@ -92,8 +92,9 @@ inline std::string validate_state(const void *p, size_t len) {
     const bool shared = h.flags & kShared;
     if (len != state_bytes(h.n_params, h.n_scaler, h.flags & kHasPrev, shared))
         return "model state's size does not match its header";
-    for (double v : {h.alpha, h.l2, h.l1, h.max_norm, h.loss_sum})
+    for (double v : {h.alpha, h.l2, h.l1, h.max_norm})
         if (!std::isfinite(v)) return "model state has a non-finite option";
+    if (std::isnan(h.loss_sum)) return "model state has a NaN loss";  // +inf marks divergence
     if (h.alpha <= 0 || h.l2 < 0 || h.l1 < 0 || h.max_norm < 0) return "model state has an invalid option";
     if (h.rows_seen < 0 || h.nulls_skipped < 0 || h.batch < 0) return "model state has invalid counters";
     return {};

@@ -1,8 +1,8 @@
 // Low-rank matrix factorization: a matrix with observed cells v_ij is approximated by
 //   p_ij = mu + b_i + c_j + L_i · R_j
 // (global mean mu, row and column biases, rank-k factor rows L_i and R_j), minimising
-//   (1/n) sum_ij (p_ij - v_ij)^2 / 2 + (l2/2) (||L||^2 + ||R||^2 + ||b||^2 + ||c||^2)
-// one observed cell at a time. Factor rows are projected onto the L2 ball of radius `max_norm`
+//   (1/n) sum_ij [ (p_ij - v_ij)^2 / 2 + (l2/2) (||L_i||^2 + ||R_j||^2 + b_i^2 + c_j^2) ]
+// one observed cell at a time (the regulariser of a row or column counts once per observation). Factor rows are projected onto the L2 ball of radius `max_norm`
 // after each step, as in the Bismarck paper, which keeps large steps from blowing up.
 #pragma once
 
@@ -88,18 +88,24 @@ struct Lmf {
         }
     }
 
-    // The regularisation term of the objective.
-    static double penalty(const double *p, const Shape &s, double l2) {
+    // The objective's term for one observed cell: the squared error plus the regularisers of the
+    // biases and factor rows it touches. This is the objective the per-cell steps descend (a row
+    // seen often is regularised often), so summing it over a scan gives the exact objective.
+    template <class A>
+    static double cell_objective(const double *p, const Shape &s, int64_t i, int64_t j, double v,
+                                 double l2) {
+        const double e = predict<A>(p, s, i, j) - v;
         double sq = 0.0;
-        auto add = [&](int64_t bias, int64_t factor) {
-            sq += p[bias] * p[bias];
-            for (int64_t k = 0; k < s.rank; ++k) sq += p[factor + k] * p[factor + k];
-        };
-        for (int64_t i = 0; i < s.rows; ++i)
-            if (p[s.row_seen(i)] != 0.0) add(s.row_bias(i), s.row_factor(i));
-        for (int64_t j = 0; j < s.cols; ++j)
-            if (p[s.col_seen(j)] != 0.0) add(s.col_bias(j), s.col_factor(j));
-        return 0.5 * l2 * sq;
+        if (l2 > 0.0) {
+            const double bi = A::load(p + s.row_bias(i)), cj = A::load(p + s.col_bias(j));
+            sq = bi * bi + cj * cj;
+            const double *l = p + s.row_factor(i), *r = p + s.col_factor(j);
+            for (int64_t k = 0; k < s.rank; ++k) {
+                const double lk = A::load(l + k), rk = A::load(r + k);
+                sq += lk * lk + rk * rk;
+            }
+        }
+        return loss(e) + 0.5 * l2 * sq;
     }
 
   private:

@@ -249,7 +249,7 @@ BISMARCK_FUNCTION(bismarck_lmf_step) {
     const Model m = locate(h);
     const Lmf::Shape shape{h->rows, h->cols, h->dim};
     const bismarck::igd::StepParams s{h->alpha, h->l2, 0.0, h->max_norm};
-    const double loss = Lmf::loss(Lmf::predict<PlainAccess>(m.prev, shape, i, j) - v);
+    const double loss = Lmf::cell_objective<PlainAccess>(m.prev, shape, i, j, v, h->l2);
     if (!(h->flags & kEvalOnly)) {
         switch (bismarck::igd::Parallelism(h->parallelism)) {
             case bismarck::igd::Parallelism::shared_memory:

@@ -61,7 +61,8 @@ StateHeader *copy_state(const StateHeader *h, bool with_prev) {
     const uint8_t flags = c->flags;
     memcpy(reinterpret_cast<char *>(c) + VARHDRSZ, reinterpret_cast<const char *>(h) + VARHDRSZ,
            sizeof(StateHeader) - VARHDRSZ);
-    c->flags = flags;
+    // keep the option bits (eval-only, divergence, NULL handling); set the layout bits anew
+    c->flags = flags | (h->flags & ~(igd::kHasPrev | igd::kShared));
     const int64_t body = (shared ? 0 : h->n_params) + h->n_scaler;
     memcpy(igd::state_params(c), igd::state_params(h), sizeof(double) * body);
     if (with_prev && !shared) {

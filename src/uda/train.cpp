@@ -282,12 +282,9 @@ struct Run {
 // The objective of the model an epoch started from: mean loss + penalty at `prev`.
 double objective(const StateHeader *h, const double *prev) {
     if (h->rows_seen == 0) return NAN;
-    double penalty;
-    if (task_of(h) == Task::lmf) {
-        penalty = models::Lmf::penalty(prev, {h->rows, h->cols, h->dim}, h->l2);
-    } else {
-        penalty = igd::linear_penalty(prev, h->dim, h->l2, h->l1);
-    }
+    // lmf: the regularisers are part of each cell's term already
+    const double penalty =
+        task_of(h) == Task::lmf ? 0.0 : igd::linear_penalty(prev, h->dim, h->l2, h->l1);
     return h->loss_sum / double(h->rows_seen) + penalty;
 }
 
@@ -338,16 +335,21 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
     init->l1 = o.l1;
     if (o.on_null == "error") init->flags |= kNullIsError;
 
-    // Step size: given, or calibrated on a sample (Bottou): one pass over the first rows of the
-    // shuffled copy for each candidate from the same initial model, then keep the candidate whose
-    // model has the lowest loss on the sample.
+    // Step size: given, or calibrated on a sample (as Bottou's SGD does): for each candidate, one
+    // pass over the first rows of the shuffled copy from the initial model, then the loss of the
+    // result on the next rows (held out, so that a step that merely fits the sample fast does
+    // not win); the candidate with the lowest held-out loss is kept.
     double alpha0 = o.step;
     if (alpha0 == 0.0) {
         set_guc("max_parallel_workers_per_gather", "0");
-        spi::Plan sample;
-        sample.prepare(run.epoch_sql("(SELECT * FROM " + run.table + " LIMIT " +
-                                     std::to_string(run.sample_rows) + ") AS sample"),
+        const std::string n = std::to_string(run.sample_rows);
+        spi::Plan sample, held_out;
+        sample.prepare(run.epoch_sql("(SELECT * FROM " + run.table + " LIMIT " + n + ") AS sample"),
                        {run.state_type});
+        held_out.prepare(run.epoch_sql("(SELECT * FROM " + run.table + " OFFSET " + n + " LIMIT " +
+                                       n + ") AS held_out"),
+                         {run.state_type});
+        const bool small = run.rows < 2 * run.sample_rows;  // too few rows to hold any out
         double best = INFINITY;
         alpha0 = 0.01;
         StateHeader *probe = copy_state(init, false);
@@ -355,11 +357,10 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         probe->flags |= kNoDivergence;
         for (double a : igd::kCalibrationSteps) {
             probe->alpha = a;
-            probe->flags &= ~kEvalOnly;
             StateHeader *trained = run.run_epoch(sample, probe);
             StateHeader *next = copy_state(trained, false);
             next->flags |= kEvalOnly;
-            StateHeader *eval = run.run_epoch(sample, next);
+            StateHeader *eval = run.run_epoch(small ? sample : held_out, next);
             const double loss = std::isfinite(trained->loss_sum)
                                     ? objective(eval, igd::state_prev(eval))
                                     : INFINITY;
