@@ -66,22 +66,26 @@ BEGIN
   EXECUTE format('DROP TABLE IF EXISTS %I', tbl);
   -- Row length: Pareto(alpha 2.5), mean ~1.35% of dim before duplicates are dropped (~1% after).
   -- Feature index: dim * u^3 (a few features in most rows, most features in few rows).
-  -- Values: tf-idf-like, positive. Hidden weight of feature j: a fixed function of j.
+  -- Values: tf-idf-like, positive. Hidden weight of feature j: a fixed function of j; the label
+  -- is the sign of the hidden score plus logistic noise, thresholded at its median (balanced).
   EXECUTE format($q$
     CREATE TABLE %I AS
-    SELECT i AS id, bismarck.sparsevec(g.idx, g.val, %s) AS x,
-           (g.z + ln(r.u) - ln(1 - r.u) > 0)::int::float8 AS label
+    WITH g AS MATERIALIZED (
+    SELECT i, g.idx, g.val, g.z + ln(r.u) - ln(1 - r.u) AS z
     FROM (SELECT i, random() AS u,
                  least(%s / 4, ceil(%s * 0.0081 * random() ^ (-1 / 2.5)))::int AS k
             FROM generate_series(1, %s) i) r,
     LATERAL (
       SELECT array_agg(j ORDER BY j) AS idx, array_agg(v ORDER BY j) AS val,
-             sum(v * 3 * sin(j * 12.9898 + 1.3)) - 0.05 * sum(v) AS z
+             sum(v * 3 * sin(j * 12.9898 + 1.3)) AS z
       FROM (SELECT DISTINCT ON (j) j, v FROM (
               SELECT 1 + floor(%s * random() ^ 3)::int AS j, 0.2 + 0.8 * random() AS v
                 FROM generate_series(1, r.k) WHERE r.i > 0) c
             ORDER BY j, v) d
-    ) g$q$, tbl, dim, dim, dim, n, dim);
+    ) g)
+    SELECT i AS id, bismarck.sparsevec(idx, val, %s) AS x,
+           (z > (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY z) FROM g))::int::float8 AS label
+      FROM g ORDER BY i$q$, tbl, dim, dim, n, dim, dim);
   EXECUTE format('SELECT count(*) FROM %I', tbl) INTO rows;
   RETURN rows;
 END $$;
@@ -94,15 +98,16 @@ BEGIN
   SET LOCAL synchronize_seqscans = off;
   PERFORM setseed(seed);
   EXECUTE format('DROP TABLE IF EXISTS %I', tbl);
-  -- Hidden factors: rank 20, N(0, 0.25^2) entries, biases N(0, 0.4^2) (Box-Muller normals).
+  -- Hidden factors: rank 20, N(0, 0.35^2) entries, biases N(0, 0.5^2), noise N(0, 0.6^2)
+  -- (Box-Muller normals): ratings spread about like MovieLens's (mean 3.6, sd ~1.1).
   CREATE TEMP TABLE bench_uf ON COMMIT DROP AS
-    SELECT u AS id, 0.4 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS b,
-           ARRAY(SELECT 0.25 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())
+    SELECT u AS id, 0.5 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS b,
+           ARRAY(SELECT 0.35 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())
                    FROM generate_series(1, 20) WHERE u >= 0) AS f
       FROM generate_series(0, users - 1) u;
   CREATE TEMP TABLE bench_mf ON COMMIT DROP AS
-    SELECT m AS id, 0.4 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS b,
-           ARRAY(SELECT 0.25 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())
+    SELECT m AS id, 0.5 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS b,
+           ARRAY(SELECT 0.35 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())
                    FROM generate_series(1, 20) WHERE m >= 0) AS f
       FROM generate_series(0, movies - 1) m;
   -- Candidate cells with skewed users and movies; the first n distinct ones in a random order.
@@ -111,7 +116,7 @@ BEGIN
     SELECT c.user_id, c.movie_id,
            least(5, greatest(1, round(3.58 + uf.b + mf.b
                  + (SELECT sum(a * b) FROM unnest(uf.f, mf.f) AS t(a, b))
-                 + 0.5 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))))::float8 AS rating
+                 + 0.6 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))))::float8 AS rating
     FROM (SELECT user_id, movie_id, min(h) AS h FROM (
             SELECT floor(%s * random() ^ 1.4)::bigint AS user_id,
                    floor(%s * random() ^ 2.2)::bigint AS movie_id, random() AS h

@@ -73,8 +73,9 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, int model_arg, MemoryContext c
     const std::string expected = std::string(models::task_name(task_of(in))) + "_step";
     if (fname == nullptr || expected != fname)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             "this epoch aggregate cannot train a " + std::string(models::task_name(task_of(in))) +
-                 " model state");
+             "this epoch aggregate cannot train a model state of task " +
+                 std::string(models::task_name(task_of(in))),
+             {}, "Use " + expected.substr(0, expected.size() - 5) + "_epoch for this state.");
     if (models::is_linear(task_of(in)) != linear)
         fail(ERRCODE_INVALID_PARAMETER_VALUE, "model state does not fit this aggregate");
     MemoryContext old = MemoryContextSwitchTo(context);
@@ -98,13 +99,19 @@ double label_of(double y, const StateHeader *h) {
          "Labels must be boolean, 0 or 1, or -1 or 1.");
 }
 
+std::string short_number(double v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 [[noreturn]] void non_finite(const StateHeader *h, const char *what) {
     const std::string row = std::to_string(h->rows_seen + h->nulls_skipped + 1);
     if (std::string(what) == "loss")
         throw igd::Error(igd::Error::Kind::diverged,
                          "training diverged: the loss became infinite or NaN at row " + row +
-                             " of epoch " + std::to_string(h->epoch + 1) + " (step size " +
-                             std::to_string(h->alpha) + ")");
+                             " of epoch " + std::to_string(h->epoch + 1) + " (step size " + short_number(h->alpha) +
+                             ")");
     fail(ERRCODE_DATA_EXCEPTION, std::string(what) + " contain NaN or infinity",
          "Row " + row + " of this epoch's scan.");
 }
@@ -136,7 +143,9 @@ void linear_row(StateHeader *h, const Row &x, double y) {
                                                s);
         }
     });
-    if (!std::isfinite(loss)) {
+    // The loss is measured at the epoch's starting model; a step that blew the current model up
+    // shows first in its intercept, which every step touches: stop there, within the epoch.
+    if (!std::isfinite(loss) || !std::isfinite(m.params[d])) {
         bool finite = true;
         x.for_each([&](int64_t, double v) { finite = finite && std::isfinite(v); });
         if (!finite) non_finite(h, "features");

@@ -87,8 +87,9 @@ bool exists(const std::string &name, Oid *owner) {
     bool found = false;
     as_store_owner([&] {
         spi::connect();
+        // not read-only: a fresh snapshot sees what this transaction wrote a moment ago
         const uint64_t n = spi::exec("SELECT owner FROM bismarck.model_store WHERE name = $1",
-                                     {text_arg(name)}, true);
+                                     {text_arg(name)}, false);
         if (n > 0) {
             found = true;
             bool isnull;

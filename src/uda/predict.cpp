@@ -104,7 +104,8 @@ std::string model_label(const Loaded *m) {
 void require(const Loaded *m, bool ok, const char *fn, const char *needs) {
     if (!ok)
         fail(ERRCODE_WRONG_OBJECT_TYPE,
-             model_label(m) + " is a " + std::string(models::task_name(m->task)) + " model",
+             model_label(m) + " is " + (m->task == Task::logistic ? "a " : "an ") +
+                 std::string(models::task_name(m->task)) + " model",
              {}, std::string(fn) + " needs " + needs + ".");
 }
 
@@ -210,7 +211,9 @@ BISMARCK_FUNCTION(bismarck_recommend) {
     catalog::Model cm = catalog::load(name, CurrentMemoryContext);
     if (task_of(cm.state) != Task::lmf)
         fail(ERRCODE_WRONG_OBJECT_TYPE,
-             "model \"" + name + "\" is a " + cm.task + " model", {}, "recommend needs an lmf model.");
+             "model \"" + name + "\" is " + (cm.task == "logistic" ? "a " : "an ") + cm.task +
+                 " model",
+             {}, "recommend needs an lmf model.");
     const StateHeader *h = cm.state;
     const Lmf::Shape s{h->rows, h->cols, h->dim};
     const double *p = bismarck::igd::state_params(h);

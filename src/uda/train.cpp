@@ -70,11 +70,17 @@ std::string text_arg(FunctionCallInfo fcinfo, int i, const char *what) {
     return s;
 }
 
+std::string fmt(double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    return buf;
+}
+
 double number(double v, const char *name, double lo, bool lo_open) {
     if (!std::isfinite(v) || v < lo || (lo_open && v == lo))
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              std::string(name) + " must be " + (lo_open ? "greater than " : "at least ") +
-                 std::to_string(lo) + ", not " + std::to_string(v));
+                 fmt(lo) + ", not " + fmt(v));
     return v;
 }
 
@@ -156,11 +162,6 @@ std::string array_literal(const std::vector<std::string> &items) {
     return out + "}";
 }
 
-std::string fmt(double v) {
-    char buf[64];
-    snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
-}
 
 // A column of the source: its quoted name and type, or an error naming it.
 struct Column {
@@ -589,14 +590,16 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     run.input_names = {"features", "label"};
     run.not_null = f.sql + " IS NOT NULL AND " + l.sql + " IS NOT NULL";
 
-    // One scan for everything the run needs to know before it starts.
-    const std::string stats_fn = sparse ? "NULL::float8[]" : "bismarck.feature_stats(" + f.sql + ") FILTER (WHERE " + run.not_null + ")";
+    // One scan for everything the run needs to know before it starts. The subquery exposes only
+    // its own three columns, so the source's column names cannot clash with them.
+    const std::string stats_fn = sparse ? "NULL::float8[]" : "bismarck.feature_stats(f) FILTER (WHERE ok)";
     spi::exec(
-        "SELECT count(*), count(*) FILTER (WHERE NOT (" + run.not_null + ")), " + stats_fn +
-            ", count(*) FILTER (WHERE y = 1), count(*) FILTER (WHERE y IN (0, -1)), "
-            "min(y) FILTER (WHERE y NOT IN (-1, 0, 1) OR y = 'NaN'), bool_or(y = -1), " +
-            (sparse ? "min(bismarck.dims(" + f.sql + ")), max(bismarck.dims(" + f.sql + "))" : "0, 0") +
-            " FROM (SELECT *, " + label_sql + " AS y FROM " + run.source_sql + ") AS s",
+        "SELECT count(*), count(*) FILTER (WHERE NOT ok), " + stats_fn +
+            ", count(*) FILTER (WHERE ok AND y = 1), count(*) FILTER (WHERE ok AND y IN (0, -1)), "
+            "min(y) FILTER (WHERE ok AND (y NOT IN (-1, 0, 1) OR y = 'NaN')), bool_or(ok AND y = -1), " +
+            (sparse ? "min(bismarck.dims(f)) FILTER (WHERE ok), max(bismarck.dims(f)) FILTER (WHERE ok)" : "0, 0") +
+            " FROM (SELECT " + f.sql + " AS f, " + label_sql + " AS y, (" + run.not_null +
+            ") AS ok FROM " + run.source_sql + ") AS s",
         {}, true);
     const int64_t total = spi::int64_value(0, 1);
     run.skipped = spi::int64_value(0, 2);

@@ -1,0 +1,87 @@
+-- Logistic regression end to end: train, the catalog, prediction in queries, evaluation,
+-- reproducibility, replace, hand-written epochs, drop.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SELECT setseed(0.42);
+-- 2,000 rows, 5 features with different scales, labels from a noisy linear rule
+CREATE TABLE lr_data AS
+SELECT i, ARRAY[random() * 2 - 1, 100 * random(), random() - 0.5, random(), 3 * random()] AS x,
+       random() AS noise
+  FROM generate_series(1, 2000) i;
+ALTER TABLE lr_data ADD COLUMN y int;
+UPDATE lr_data SET y = (2 * x[1] + 0.03 * x[2] - 4 * x[3] - 1.5 + 0.6 * (noise - 0.5) > 0)::int;
+CREATE TABLE lr_train AS SELECT * FROM lr_data WHERE i % 5 <> 0;
+CREATE TABLE lr_test AS SELECT * FROM lr_data WHERE i % 5 = 0;
+SELECT model, task, rows, skipped, dimension, epochs, round(loss::numeric, 3) AS loss,
+       step_size, converged, parallelism
+  FROM bismarck.train_logistic('lr', 'lr_train', features => 'x', label => 'y', seed => 7);
+-- the catalog row and one log row per epoch
+SELECT name, task, source, columns, dimension, rows_used, epochs, round(loss::numeric, 3) AS loss,
+       options->>'shuffle' AS shuffle, options->>'standardize' AS standardize, owner
+  FROM bismarck.models WHERE name = 'lr';
+SELECT count(*) AS epochs_logged, min(epoch), max(epoch), bool_and(rows = 1600) AS all_rows,
+       bool_and(seconds >= 0) AS timed
+  FROM bismarck.training_log WHERE model = 'lr';
+-- the loss goes down
+SELECT bool_and(loss <= prev + 1e-9) AS loss_never_rises
+  FROM (SELECT loss, lag(loss) OVER (ORDER BY epoch) AS prev
+          FROM bismarck.training_log WHERE model = 'lr') s WHERE prev IS NOT NULL;
+-- prediction in a query: accuracy on held-out rows, probabilities, decision function
+SELECT round(avg((bismarck.predict('lr', x) = y)::int), 3) AS test_accuracy FROM lr_test;
+SELECT bool_and(bismarck.predict_proba('lr', x) BETWEEN 0 AND 1) AS probabilities,
+       bool_and((bismarck.decision_function('lr', x) > 0) = (bismarck.predict('lr', x) = 1)) AS consistent,
+       bool_and(abs(bismarck.predict_proba('lr', x) - 1 / (1 + exp(-bismarck.decision_function('lr', x)))) < 1e-12) AS sigmoid
+  FROM lr_test;
+-- float4[] features score the same
+SELECT bool_and(abs(bismarck.decision_function('lr', x::float4[]) - bismarck.decision_function('lr', x)) < 1e-4) AS float4_ok
+  FROM lr_test;
+-- the value-taking form (IMMUTABLE) gives the same answers
+SELECT bool_and(bismarck.predict_proba(m.state, x) = bismarck.predict_proba('lr', x)) AS by_value
+  FROM lr_test, bismarck.models m WHERE m.name = 'lr';
+SELECT provolatile, proparallel FROM pg_proc
+ WHERE proname = 'predict_proba' AND pg_get_function_arguments(oid) LIKE 'model bismarck.model_state, features double precision[]';
+-- coefficients are in raw feature units: the scaler is folded in
+SELECT bool_and(abs(bismarck.decision_function('lr', x) -
+                    ((SELECT sum(c * v) FROM unnest(m.coefficients, x) AS u(c, v)) + m.intercept)) < 1e-9) AS folded
+  FROM lr_test, bismarck.models m WHERE m.name = 'lr';
+SELECT round(rows::numeric) AS rows, round(accuracy::numeric, 3) AS accuracy,
+       round(precision::numeric, 3) AS precision, round(recall::numeric, 3) AS recall,
+       round(f1::numeric, 3) AS f1, round(log_loss::numeric, 3) AS log_loss,
+       round(roc_auc::numeric, 3) AS roc_auc, rmse, mae
+  FROM bismarck.evaluate('lr', 'lr_test');
+-- serial training with a seed is reproducible bit for bit
+SELECT loss FROM bismarck.train_logistic('lr_again', 'lr_train', features => 'x', label => 'y', seed => 7) \gset
+SELECT (SELECT state::text FROM bismarck.models WHERE name = 'lr') =
+       (SELECT state::text FROM bismarck.models WHERE name = 'lr_again') AS bit_for_bit;
+-- an existing name is an error unless replace => true
+SELECT * FROM bismarck.train_logistic('lr', 'lr_train', features => 'x', label => 'y');
+SELECT epochs FROM bismarck.train_logistic('lr', 'lr_train', features => 'x', label => 'y',
+                                           epochs => 3, tolerance => 0, replace => true);
+SELECT count(*) AS log_rows_after_replace FROM bismarck.training_log WHERE model = 'lr';
+-- boolean labels, a fixed step size, L1: the two noise features end far below the signal
+ALTER TABLE lr_train ADD COLUMN yb boolean;
+UPDATE lr_train SET yb = y = 1;
+SELECT step_size, dimension FROM bismarck.train_logistic('lr_bool', 'lr_train', features => 'x', label => 'yb',
+       step_size => 0.05, l1 => 0.02, seed => 1);
+SELECT abs(coefficients[4]) < abs(coefficients[1]) / 5 AND abs(coefficients[5]) < abs(coefficients[1]) / 5 AS noise_small
+  FROM bismarck.models WHERE name = 'lr_bool';
+SELECT round(avg((bismarck.predict('lr_bool', x) = y)::int), 2) >= 0.9 AS accurate FROM lr_test;
+-- without standardisation the raw scales (x[2] is 100 times larger) need a smaller step
+SELECT epochs FROM bismarck.train_logistic('lr_raw', 'lr_train', 'x', 'y', standardize => false, seed => 1, epochs => 5, tolerance => 0);
+SELECT options->>'standardize' AS standardize, coefficients = (SELECT coefficients FROM bismarck.models WHERE name = 'lr_raw') AS raw_weights
+  FROM bismarck.models WHERE name = 'lr_raw';
+-- labels -1/1: predict answers in the same convention
+CREATE TABLE lr_pm AS SELECT x, CASE WHEN y = 1 THEN 1 ELSE -1 END AS y FROM lr_train;
+SELECT epochs FROM bismarck.train_logistic('lr_pm', 'lr_pm', 'x', 'y', seed => 3);
+SELECT array_agg(DISTINCT bismarck.predict('lr_pm', x) ORDER BY bismarck.predict('lr_pm', x)) AS classes FROM lr_test;
+-- a hand-written epoch with the public aggregate
+WITH e1 AS (SELECT bismarck.logistic_epoch(ARRAY[x[1], x[3]], y::float8, bismarck.logistic_init(2, 0.05)) AS s FROM lr_train),
+     e2 AS (SELECT bismarck.logistic_epoch(ARRAY[x[1], x[3]], y::float8, (SELECT s FROM e1)) AS s FROM lr_train)
+SELECT round(bismarck.epoch_loss((SELECT s FROM e1))::numeric, 4) AS loss_at_zero,
+       bismarck.epoch_rows((SELECT s FROM e2)) AS rows,
+       bismarck.epoch_loss((SELECT s FROM e2)) < bismarck.epoch_loss((SELECT s FROM e1)) AS improves;
+-- the state's text form round-trips exactly
+SELECT state::text::bismarck.model_state::text = state::text AS text_round_trip
+  FROM bismarck.models WHERE name = 'lr';
+SELECT bismarck.drop_model('lr_again'), bismarck.drop_model('lr_again');
+SELECT count(*) FROM bismarck.training_log WHERE model = 'lr_again';
