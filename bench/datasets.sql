@@ -66,7 +66,8 @@ BEGIN
   EXECUTE format('DROP TABLE IF EXISTS %I', tbl);
   -- Row length: Pareto(alpha 2.5), mean ~1.35% of dim before duplicates are dropped (~1% after).
   -- Feature index: dim * u^3 (a few features in most rows, most features in few rows).
-  -- Values: tf-idf-like, positive. Hidden weight of feature j: a fixed function of j; the label
+  -- Values: tf-idf-like, positive. Hidden weight of feature j: a fixed function of j for the
+  -- 2000 most frequent features (about a third of a row's entries), 0 for the rest; the label
   -- is the sign of the hidden score plus logistic noise, thresholded at its median (balanced).
   EXECUTE format($q$
     CREATE TABLE %I AS
@@ -77,7 +78,7 @@ BEGIN
             FROM generate_series(1, %s) i) r,
     LATERAL (
       SELECT array_agg(j ORDER BY j) AS idx, array_agg(v ORDER BY j) AS val,
-             sum(v * 3 * sin(j * 12.9898 + 1.3)) AS z
+             sum(v * sin(j * 12.9898 + 1.3)) FILTER (WHERE j <= 2000) AS z
       FROM (SELECT DISTINCT ON (j) j, v FROM (
               SELECT 1 + floor(%s * random() ^ 3)::int AS j, 0.2 + 0.8 * random() AS v
                 FROM generate_series(1, r.k) WHERE r.i > 0) c

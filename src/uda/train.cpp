@@ -325,7 +325,6 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         set_guc("parallel_setup_cost", "0");
         set_guc("parallel_tuple_cost", "0");
         set_guc("min_parallel_table_scan_size", "0");
-        set_guc("parallel_leader_participation", "on");
     } else {
         set_guc("max_parallel_workers_per_gather", "0");
     }

@@ -1,0 +1,57 @@
+-- Parallel epochs: shared memory (Hogwild, lock-free and locked) and model averaging reach a
+-- loss close to serial training on the same data; the workers really run; nothing is left over.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+-- workers, not the leader, scan: so that they run however fast the leader is
+SET parallel_leader_participation = off;
+SELECT setseed(0.3);
+CREATE TABLE par AS
+SELECT ARRAY[random() * 2 - 1, random() * 2 - 1, random() * 2 - 1, random(), random()] AS x, random() AS noise
+  FROM generate_series(1, 60000);
+ALTER TABLE par ADD COLUMN y int;
+UPDATE par SET y = (x[1] - 2 * x[2] + x[3] + 0.5 * (noise - 0.5) > 0)::int;
+CREATE TABLE ratings AS
+SELECT u, m, 3 + sin(u) * cos(m) + 0.1 * random() AS r
+  FROM generate_series(0, 299) u, generate_series(0, 199) m WHERE random() < 0.5;
+SELECT loss AS serial_loss FROM bismarck.train_logistic('p_serial', 'par', 'x', 'y', seed => 1, epochs => 5) \gset
+SELECT loss AS lmf_serial FROM bismarck.train_lmf('l_serial', 'ratings', 'u', 'm', 'r', rank => 4, seed => 1, epochs => 5, step_size => 0.02) \gset
+SELECT p.mode,
+       t.loss < :serial_loss * 1.05 AS close_to_serial,
+       t.workers > 0 AS workers_ran,
+       t.parallelism = p.mode AS reported
+  FROM unnest(ARRAY['shared_memory', 'shared_memory_locked', 'model_averaging']) AS p(mode),
+       LATERAL bismarck.train_logistic('p_' || p.mode, 'par', 'x', 'y', seed => 1, epochs => 5,
+                                       parallelism => p.mode, workers => 2) t
+ ORDER BY 1;
+-- model averaging of a factorization needs more epochs for the same loss (each worker's
+-- model sees only its own cells), as the Bismarck paper reports; shared memory does not
+SELECT p.mode, t.loss < :lmf_serial * (CASE p.mode WHEN 'shared_memory' THEN 1.05 ELSE 2 END) AS close_enough,
+       t.workers > 0 AS workers_ran
+  FROM unnest(ARRAY['shared_memory', 'model_averaging']) AS p(mode),
+       LATERAL bismarck.train_lmf('l_' || p.mode, 'ratings', 'u', 'm', 'r', rank => 4, seed => 1,
+                                  epochs => 5, step_size => 0.02, parallelism => p.mode, workers => 2) t
+ ORDER BY 1;
+-- the log records the mode and the workers of every epoch
+SELECT model, parallelism, count(*) AS epochs, bool_and(workers > 0) AS workers_every_epoch
+  FROM bismarck.training_log WHERE model LIKE 'p\_%' GROUP BY 1, 2 ORDER BY 1;
+-- the parallel models predict as well as the serial one
+SELECT m.name, abs(avg((bismarck.predict(m.name, x) = y)::int) -
+                   (SELECT avg((bismarck.predict('p_serial', x) = y)::int) FROM par)) < 0.02 AS as_accurate
+  FROM bismarck.models m, par WHERE m.name LIKE 'p\_%' GROUP BY m.name ORDER BY 1;
+-- sparse rows in shared memory
+CREATE TABLE par_sparse AS SELECT x::bismarck.sparsevec AS x, y FROM par;
+SELECT t.loss < :serial_loss * 1.1 AS sparse_close
+  FROM bismarck.train_logistic('p_sparse', 'par_sparse', 'x', 'y', seed => 1, epochs => 5,
+                               parallelism => 'shared_memory', workers => 2) t;
+-- a cancelled parallel training leaves no model, no scratch table, no segment (the session's
+-- own segments, which PostgreSQL keeps after its first parallel query, are counted before)
+SELECT count(*) AS shm_before FROM pg_ls_dir('/dev/shm') f WHERE f LIKE 'PostgreSQL.%' \gset
+SET statement_timeout = '300ms';
+SELECT * FROM bismarck.train_logistic('p_cancelled', 'par', 'x', 'y', epochs => 1000, tolerance => 0,
+                                      parallelism => 'shared_memory', workers => 2);
+RESET statement_timeout;
+SELECT count(*) AS cancelled_model FROM bismarck.models WHERE name = 'p_cancelled';
+SELECT count(*) AS cancelled_log FROM bismarck.training_log WHERE model = 'p_cancelled';
+SELECT count(*) AS scratch_tables FROM pg_class WHERE relnamespace = 'bismarck_work'::regnamespace;
+SELECT count(*) - :shm_before AS segments_left FROM pg_ls_dir('/dev/shm') f WHERE f LIKE 'PostgreSQL.%';
+SELECT 1 AS still_alive;
