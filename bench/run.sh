@@ -134,6 +134,8 @@ log "mode $MODE: dense $N_DENSE x 54, sparse $N_SPARSE x $SPARSE_DIM, ratings $R
   echo "sizes=dense $N_DENSE (test $N_DENSE_TEST), sparse $N_SPARSE x $SPARSE_DIM (test $N_SPARSE_TEST), ratings $RATINGS ($USERS users x $MOVIES movies), scale x$(echo $SCALES | tr ' ' ',')"
   echo "reps=$REPS timed runs per query, $TRAIN_REPS training runs per configuration"
   echo "epochs=$EPOCHS (peers, data order), $PAR_EPOCHS (parallelism), $SCALE_EPOCHS (scale)"
+  echo "epochs_main=$EPOCHS"
+  echo "epochs_parallel=$PAR_EPOCHS"
 } >"$raw/machine.txt"
 
 psql_q -c "DROP EXTENSION IF EXISTS bismarck CASCADE" -c "CREATE EXTENSION bismarck" >/dev/null
@@ -174,19 +176,37 @@ psql_q -c "SELECT t, n, pg_total_relation_size(t::regclass), pg_relation_size(t:
 psql_q -c "SELECT avg(bismarck.nnz(x)) FROM sparse" | { read -r v; rec data sparse table avg_nnz "$v"; }
 log "data ready"
 
+# Step sizes: 'auto' calibrates on the shuffled copy (shuffle once). With shuffle => 'never' it
+# fails (the sample query names the scratch copy's columns, "features" etc., on the source
+# table), so runs with shuffle 'never' pass the step that 'auto' picked here.
+log "step sizes chosen by 'auto' (1 epoch, shuffle once)"
+train calibrate dense once 0 1 cal_lr_dense logistic \
+  "SELECT * FROM bismarck.train_logistic('cal_lr_dense', 'dense', 'x', 'label', epochs => 1, $(opts 1))"
+train calibrate dense once 0 1 cal_svm_dense svm \
+  "SELECT * FROM bismarck.train_svm('cal_svm_dense', 'dense', 'x', 'label', epochs => 1, $(opts 1))"
+train calibrate sparse once 0 1 cal_lr_sparse logistic \
+  "SELECT * FROM bismarck.train_logistic('cal_lr_sparse', 'sparse', 'x', 'label', epochs => 1, $(opts 1))"
+train calibrate sparse once 0 1 cal_svm_sparse svm \
+  "SELECT * FROM bismarck.train_svm('cal_svm_sparse', 'sparse', 'x', 'label', epochs => 1, $(opts 1))"
+train calibrate ratings once 0 1 cal_lmf_ratings lmf \
+  "SELECT * FROM bismarck.train_lmf('cal_lmf_ratings', 'ratings', 'user_id', 'movie_id', 'rating', rank => $RANK, epochs => 1, $(opts 1))"
+a_lr_dense=$(step_of cal_lr_dense) a_svm_dense=$(step_of cal_svm_dense)
+a_lr_sparse=$(step_of cal_lr_sparse) a_svm_sparse=$(step_of cal_svm_sparse) a_lmf=$(step_of cal_lmf_ratings)
+for v in a_lr_dense a_svm_dense a_lr_sparse a_svm_sparse a_lmf; do rec calibrate all "$v" step_size "${!v}"; done
+
 ################################################################# 1. physical limit
 log "1. physical limit: the training driver's epochs (shuffle never: the same table as the scans)"
 for r in $(seq 1 "$TRAIN_REPS"); do
   train limit dense serial 0 "$r" "pl_lr_dense_$r" logistic \
-    "SELECT * FROM bismarck.train_logistic('pl_lr_dense_$r', 'dense', 'x', 'label', epochs => 5, shuffle => 'never', $(opts $r))"
+    "SELECT * FROM bismarck.train_logistic('pl_lr_dense_$r', 'dense', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_lr_dense, $(opts $r))"
   train limit dense serial 0 "$r" "pl_svm_dense_$r" svm \
-    "SELECT * FROM bismarck.train_svm('pl_svm_dense_$r', 'dense', 'x', 'label', epochs => 5, shuffle => 'never', $(opts $r))"
+    "SELECT * FROM bismarck.train_svm('pl_svm_dense_$r', 'dense', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_svm_dense, $(opts $r))"
   train limit sparse serial 0 "$r" "pl_lr_sparse_$r" logistic \
-    "SELECT * FROM bismarck.train_logistic('pl_lr_sparse_$r', 'sparse', 'x', 'label', epochs => 5, shuffle => 'never', $(opts $r))"
+    "SELECT * FROM bismarck.train_logistic('pl_lr_sparse_$r', 'sparse', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_lr_sparse, $(opts $r))"
   train limit sparse serial 0 "$r" "pl_svm_sparse_$r" svm \
-    "SELECT * FROM bismarck.train_svm('pl_svm_sparse_$r', 'sparse', 'x', 'label', epochs => 5, shuffle => 'never', $(opts $r))"
+    "SELECT * FROM bismarck.train_svm('pl_svm_sparse_$r', 'sparse', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_svm_sparse, $(opts $r))"
   train limit ratings serial 0 "$r" "pl_lmf_ratings_$r" lmf \
-    "SELECT * FROM bismarck.train_lmf('pl_lmf_ratings_$r', 'ratings', 'user_id', 'movie_id', 'rating', rank => $RANK, epochs => 5, shuffle => 'never', $(opts $r))"
+    "SELECT * FROM bismarck.train_lmf('pl_lmf_ratings_$r', 'ratings', 'user_id', 'movie_id', 'rating', rank => $RANK, epochs => 5, shuffle => 'never', step_size => $a_lmf, $(opts $r))"
 done
 
 log "1. physical limit: hand-written epochs vs bare scans, side by side"
@@ -260,7 +280,7 @@ for m in lr lmf; do
     ds=dense task=logistic a=$(step_of peer_lr_dense_1)
     call() { echo "SELECT * FROM bismarck.train_logistic('$1', 'dense', 'x', 'label', epochs => $PAR_EPOCHS, step_size => $a, $2)"; }
   else
-    ds=ratings task=lmf a=$(step_of pl_lmf_ratings_1)
+    ds=ratings task=lmf a=$a_lmf
     call() { echo "SELECT * FROM bismarck.train_lmf('$1', 'ratings', 'user_id', 'movie_id', 'rating', rank => $RANK, epochs => $PAR_EPOCHS, step_size => $a, $2)"; }
   fi
   for r in $(seq 1 "$TRAIN_REPS"); do
@@ -282,9 +302,9 @@ for t in "${scale_tables[@]}"; do
   scan_memory "$t" "$t" "SELECT sum(x[54]) FROM $t"
   for r in $(seq 1 "$TRAIN_REPS"); do
     train scale "$t" serial 0 "$r" "scale_lr_${t}_serial_$r" logistic \
-      "SELECT * FROM bismarck.train_logistic('scale_lr_${t}_serial_$r', '$t', 'x', 'label', epochs => $SCALE_EPOCHS, shuffle => 'never', $(opts $r))"
+      "SELECT * FROM bismarck.train_logistic('scale_lr_${t}_serial_$r', '$t', 'x', 'label', epochs => $SCALE_EPOCHS, shuffle => 'never', step_size => $a_lr_dense, $(opts $r))"
     train scale "$t" shared_memory 2 "$r" "scale_lr_${t}_shared_memory_$r" logistic \
-      "SELECT * FROM bismarck.train_logistic('scale_lr_${t}_shared_memory_$r', '$t', 'x', 'label', epochs => $SCALE_EPOCHS, shuffle => 'never', parallelism => 'shared_memory', workers => 2, $(opts $r))"
+      "SELECT * FROM bismarck.train_logistic('scale_lr_${t}_shared_memory_$r', '$t', 'x', 'label', epochs => $SCALE_EPOCHS, shuffle => 'never', step_size => $a_lr_dense, parallelism => 'shared_memory', workers => 2, $(opts $r))"
   done
   # The default path (shuffle once): its scratch copy and sort are part of the peak.
   train scale "$t" "serial, shuffle once" 0 1 "scale_lr_${t}_once_1" logistic \

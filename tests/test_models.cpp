@@ -61,8 +61,8 @@ Eigen::VectorXd sgd(const Data &data, double alpha0, double decay, int epochs, d
         for (int i = 0; i < X.rows(); ++i) {
             DenseRow<double> row{X.row(i).data(), d};
             igd::supervised_step<Model>(LinearParams<PlainAccess>{w.data(), d},
-                                        LinearParams<PlainAccess>{prev.data(), d}, row,
-                                        data.y[i], s);
+                                        LinearParams<PlainAccess>{prev.data(), d}, row, data.y[i],
+                                        s);
         }
     }
     return w;
@@ -74,8 +74,9 @@ TEST(Logistic, GradientMatchesFiniteDifference) {
     for (double y : {-1.0, 1.0})
         for (double z : {-30.0, -2.0, -0.1, 0.0, 0.7, 3.0, 40.0}) {
             const double h = 1e-6;
-            const double fd = (models::Logistic::loss(y * (z + h)) -
-                               models::Logistic::loss(y * (z - h))) / (2 * h);
+            const double fd =
+                (models::Logistic::loss(y * (z + h)) - models::Logistic::loss(y * (z - h))) /
+                (2 * h);
             EXPECT_NEAR(models::Logistic::gradient(y * z, y), fd, 1e-6) << "z=" << z;
         }
 }
@@ -190,7 +191,10 @@ double svm_optimum(const Data &data, double l2) {
     double lo = -3, hi = 3;
     for (int it = 0; it < 80; ++it) {
         const double m1 = lo + (hi - lo) / 3, m2 = hi - (hi - lo) / 3;
-        if (solve(m1) < solve(m2)) hi = m2; else lo = m1;
+        if (solve(m1) < solve(m2))
+            hi = m2;
+        else
+            lo = m1;
     }
     return solve(0.5 * (lo + hi));
 }
@@ -226,7 +230,10 @@ TEST(Lmf, RecoversALowRankMatrixToNoiseLevel) {
     for (int64_t k = 0; k < V.size(); ++k) V.data()[k] = rng.normal();
     const Eigen::MatrixXd M = (U * V.transpose()).array() + 3.0;
     const double noise = 0.1;
-    struct Cell { int64_t i, j; double v; };
+    struct Cell {
+        int64_t i, j;
+        double v;
+    };
     std::vector<Cell> train, test;
     for (int64_t i = 0; i < rows; ++i)
         for (int64_t j = 0; j < cols; ++j)

@@ -17,7 +17,12 @@
 
 namespace bismarck::igd {
 
-enum class Parallelism : uint8_t { serial = 0, shared_memory = 1, shared_memory_locked = 2, model_averaging = 3 };
+enum class Parallelism : uint8_t {
+    serial = 0,
+    shared_memory = 1,
+    shared_memory_locked = 2,
+    model_averaging = 3
+};
 
 struct StateHeader {
     int32_t varlena_header;  // PostgreSQL's length word; never touched here
@@ -30,17 +35,17 @@ struct StateHeader {
     int64_t dim;          // linear: number of features; lmf: rank
     int64_t rows, cols;   // lmf: matrix shape (ids are 0 .. rows-1, 0 .. cols-1); linear: 0
     int64_t n_params;
-    int64_t n_scaler;     // 0, or 2 * dim (means, then inverse scales) for standardised features
+    int64_t n_scaler;  // 0, or 2 * dim (means, then inverse scales) for standardised features
     double alpha, l2, l1, max_norm;
     uint64_t seed;
     uint64_t shared_handle;  // shared-memory model: the segment and its secret token
     uint64_t shared_token;
-    int64_t rows_seen;       // accumulated during an epoch
+    int64_t rows_seen;  // accumulated during an epoch
     int64_t nulls_skipped;
     double loss_sum;
-    int64_t batch;           // shared memory: rows whose updates a process applies at once
-    int64_t participants;    // processes whose partial states were combined into this one
-    double scale;            // linear: initial-weight or label convention bits (reserved)
+    int64_t batch;         // shared memory: rows whose updates a process applies at once
+    int64_t participants;  // processes whose partial states were combined into this one
+    double scale;          // linear: initial-weight or label convention bits (reserved)
 };
 
 inline constexpr uint32_t kStateMagic = 0x4B4D5342;  // "BSMK"
@@ -57,7 +62,9 @@ inline size_t state_bytes(int64_t n_params, int64_t n_scaler, bool with_prev, bo
     return sizeof(StateHeader) + sizeof(double) * size_t(stored + n_scaler);
 }
 
-inline double *state_params(StateHeader *h) { return reinterpret_cast<double *>(h + 1); }
+inline double *state_params(StateHeader *h) {
+    return reinterpret_cast<double *>(h + 1);
+}
 inline const double *state_params(const StateHeader *h) {
     return reinterpret_cast<const double *>(h + 1);
 }
@@ -76,16 +83,21 @@ inline std::string validate_state(const void *p, size_t len) {
     StateHeader h;
     std::memcpy(&h, p, sizeof h);
     if (h.magic != kStateMagic) return "not a bismarck model state (bad magic number)";
-    if (h.version != kStateVersion) return "model state version " + std::to_string(h.version) + " is not supported";
-    if (h.task < 1 || h.task > 3) return "model state has an unknown task " + std::to_string(h.task);
+    if (h.version != kStateVersion)
+        return "model state version " + std::to_string(h.version) + " is not supported";
+    if (h.task < 1 || h.task > 3)
+        return "model state has an unknown task " + std::to_string(h.task);
     if (h.parallelism > 3) return "model state has an unknown parallelism";
-    if (h.n_params < 1 || h.n_params > kMaxParams) return "model state has an invalid parameter count";
+    if (h.n_params < 1 || h.n_params > kMaxParams)
+        return "model state has an invalid parameter count";
     if (h.dim < 1 || h.rows < 0 || h.cols < 0) return "model state has an invalid shape";
     if (h.n_scaler != 0 && h.n_scaler != 2 * h.dim) return "model state has an invalid scaler";
     if (h.task == 3) {
-        if (h.rows < 1 || h.cols < 1 || h.n_scaler != 0) return "model state has an invalid factorization shape";
+        if (h.rows < 1 || h.cols < 1 || h.n_scaler != 0)
+            return "model state has an invalid factorization shape";
         const double total = double(h.rows + h.cols) * double(h.dim + 2) + 1.0;
-        if (total != double(h.n_params)) return "model state's parameter count does not match its shape";
+        if (total != double(h.n_params))
+            return "model state's parameter count does not match its shape";
     } else if (h.n_params != h.dim + 1) {
         return "model state's parameter count does not match its dimension";
     }
@@ -95,8 +107,10 @@ inline std::string validate_state(const void *p, size_t len) {
     for (double v : {h.alpha, h.l2, h.l1, h.max_norm})
         if (!std::isfinite(v)) return "model state has a non-finite option";
     if (std::isnan(h.loss_sum)) return "model state has a NaN loss";  // +inf marks divergence
-    if (h.alpha <= 0 || h.l2 < 0 || h.l1 < 0 || h.max_norm < 0) return "model state has an invalid option";
-    if (h.rows_seen < 0 || h.nulls_skipped < 0 || h.batch < 0) return "model state has invalid counters";
+    if (h.alpha <= 0 || h.l2 < 0 || h.l1 < 0 || h.max_norm < 0)
+        return "model state has an invalid option";
+    if (h.rows_seen < 0 || h.nulls_skipped < 0 || h.batch < 0)
+        return "model state has invalid counters";
     return {};
 }
 

@@ -2,8 +2,9 @@
 //   p_ij = mu + b_i + c_j + L_i · R_j
 // (global mean mu, row and column biases, rank-k factor rows L_i and R_j), minimising
 //   (1/n) sum_ij [ (p_ij - v_ij)^2 / 2 + (l2/2) (||L_i||^2 + ||R_j||^2 + b_i^2 + c_j^2) ]
-// one observed cell at a time (the regulariser of a row or column counts once per observation). Factor rows are projected onto the L2 ball of radius `max_norm`
-// after each step, as in the Bismarck paper, which keeps large steps from blowing up.
+// one observed cell at a time (the regulariser of a row or column counts once per observation).
+// Factor rows are projected onto the L2 ball of radius `max_norm` after each step, as in the
+// Bismarck paper, which keeps large steps from blowing up.
 #pragma once
 
 #include <cmath>

@@ -15,13 +15,18 @@ namespace bismarck::models {
 enum class Task : uint8_t { logistic = 1, svm = 2, lmf = 3 };
 
 // Supervised linear models take (features, label); factorizations take (row, column, value).
-inline bool is_linear(Task t) { return t == Task::logistic || t == Task::svm; }
+inline bool is_linear(Task t) {
+    return t == Task::logistic || t == Task::svm;
+}
 
 inline std::string_view task_name(Task t) {
     switch (t) {
-        case Task::logistic: return Logistic::name;
-        case Task::svm: return Svm::name;
-        case Task::lmf: return Lmf::name;
+        case Task::logistic:
+            return Logistic::name;
+        case Task::svm:
+            return Svm::name;
+        case Task::lmf:
+            return Lmf::name;
     }
     return "unknown";
 }
@@ -31,8 +36,10 @@ inline std::string_view task_name(Task t) {
 template <class F>
 decltype(auto) with_linear_model(Task t, F &&f) {
     switch (t) {
-        case Task::logistic: return f(Logistic{});
-        case Task::svm: return f(Svm{});
+        case Task::logistic:
+            return f(Logistic{});
+        case Task::svm:
+            return f(Svm{});
         default:
             throw igd::Error(igd::Error::Kind::invalid_parameter,
                              "model task is not a linear classifier");

@@ -53,8 +53,8 @@ BISMARCK_FUNCTION(bismarck_shuffle) {
         nest = NewGUCNestLevel();
         (void)set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
                                 GUC_ACTION_SAVE, true, 0, false);
-        (void)set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET,
-                                PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+        (void)set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET, PGC_S_SESSION,
+                                GUC_ACTION_SAVE, true, 0, false);
     });
     char frac[64];
     snprintf(frac, sizeof frac, "%.17g", double(uint64_t(seed) % 2000000001ull) / 1e9 - 1.0);

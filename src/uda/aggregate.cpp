@@ -19,6 +19,7 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "access/parallel.h"
 }
 
 #include <cmath>
@@ -34,15 +35,14 @@ using igd::PlainAccess;
 using igd::RelaxedAccess;
 using igd::SparseRow;
 
-inline constexpr uint8_t kEvalOnly = 0x10;     // measure the loss, take no step
+inline constexpr uint8_t kEvalOnly = 0x10;      // measure the loss, take no step
 inline constexpr uint8_t kNoDivergence = 0x20;  // calibration: record divergence, don't raise
 inline constexpr uint8_t kNullIsError = 0x40;   // on_null => 'error'
 
 MemoryContext aggregate_context(FunctionCallInfo fcinfo, const char *name) {
     MemoryContext context = nullptr;
     if (!AggCheckCallContext(fcinfo, &context))
-        fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-             std::string(name) + " must be called as an aggregate");
+        fail(ERRCODE_FEATURE_NOT_SUPPORTED, std::string(name) + " must be called as an aggregate");
     return context;
 }
 
@@ -65,8 +65,8 @@ Model locate(StateHeader *h) {
 StateHeader *begin_epoch(FunctionCallInfo fcinfo, int model_arg, MemoryContext context,
                          bool linear) {
     if (PG_ARGISNULL(model_arg))
-        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "the model state argument of an epoch is NULL",
-             {}, "Start from bismarck.logistic_init(), svm_init() or lmf_init().");
+        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "the model state argument of an epoch is NULL", {},
+             "Start from bismarck.logistic_init(), svm_init() or lmf_init().");
     const StateHeader *in = read_state(PG_GETARG_DATUM(model_arg));
     // The SQL function is named after its model: logistic_step, svm_step, lmf_step.
     const char *fname = get_func_name(fcinfo->flinfo->fn_oid);
@@ -84,7 +84,7 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, int model_arg, MemoryContext c
     h->rows_seen = 0;
     h->nulls_skipped = 0;
     h->loss_sum = 0.0;
-    h->participants = 1;
+    h->participants = IsParallelWorker() ? 1 : 0;  // combined: how many workers saw rows
     locate(h);  // attach the shared model now, so a bad handle fails on the first row
     return h;
 }
@@ -110,8 +110,8 @@ std::string short_number(double v) {
     if (std::string(what) == "loss")
         throw igd::Error(igd::Error::Kind::diverged,
                          "training diverged: the loss became infinite or NaN at row " + row +
-                             " of epoch " + std::to_string(h->epoch + 1) + " (step size " + short_number(h->alpha) +
-                             ")");
+                             " of epoch " + std::to_string(h->epoch + 1) + " (step size " +
+                             short_number(h->alpha) + ")");
     fail(ERRCODE_DATA_EXCEPTION, std::string(what) + " contain NaN or infinity",
          "Row " + row + " of this epoch's scan.");
 }
@@ -129,8 +129,8 @@ void linear_row(StateHeader *h, const Row &x, double y) {
         if (eval_only) return M::loss(y * prev.margin(x));
         switch (igd::Parallelism(h->parallelism)) {
             case igd::Parallelism::shared_memory:
-                return igd::supervised_step<M>(LinearParams<RelaxedAccess>{m.params, d}, prev, x,
-                                               y, s);
+                return igd::supervised_step<M>(LinearParams<RelaxedAccess>{m.params, d}, prev, x, y,
+                                               s);
             case igd::Parallelism::shared_memory_locked: {
                 SpinLockAcquire(&m.shared->lock);
                 const double l =
@@ -171,9 +171,8 @@ void dimension_error(int64_t got, int64_t expected, const StateHeader *h) {
 template <class T>
 void dense_row(StateHeader *h, ArrayType *a, double y) {
     if (ARR_NDIM(a) > 1)
-        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
-             "features must be a one-dimensional array, not " + std::to_string(ARR_NDIM(a)) +
-                 "-dimensional");
+        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features must be a one-dimensional array, not " +
+                                                std::to_string(ARR_NDIM(a)) + "-dimensional");
     if (ARR_HASNULL(a))
         fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "features contain a NULL element",
              "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) +
@@ -198,9 +197,8 @@ using bismarck::igd::StateHeader;
 // logistic_step / svm_step(state, features float8[] | float4[] | sparsevec, label float8, model)
 BISMARCK_FUNCTION(bismarck_linear_step) {
     MemoryContext context = aggregate_context(fcinfo, "an epoch");
-    StateHeader *h = PG_ARGISNULL(0)
-                         ? begin_epoch(fcinfo, 3, context, true)
-                         : reinterpret_cast<StateHeader *>(PG_GETARG_POINTER(0));
+    StateHeader *h = PG_ARGISNULL(0) ? begin_epoch(fcinfo, 3, context, true)
+                                     : reinterpret_cast<StateHeader *>(PG_GETARG_POINTER(0));
     if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) {
         if (h->flags & kNullIsError)
             fail(ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -220,7 +218,8 @@ BISMARCK_FUNCTION(bismarck_linear_step) {
         else
             dense_row<float>(h, a, y);
     } else {
-        const SparseVec *v = reinterpret_cast<const SparseVec *>(PG_DETOAST_DATUM(PG_GETARG_DATUM(1)));
+        const SparseVec *v =
+            reinterpret_cast<const SparseVec *>(PG_DETOAST_DATUM(PG_GETARG_DATUM(1)));
         if (v->dim != h->dim) dimension_error(v->dim, h->dim, h);
         linear_row(h, sparsevec_row(v), y);
     }
@@ -231,9 +230,8 @@ BISMARCK_FUNCTION(bismarck_linear_step) {
 BISMARCK_FUNCTION(bismarck_lmf_step) {
     using bismarck::models::Lmf;
     MemoryContext context = aggregate_context(fcinfo, "an epoch");
-    StateHeader *h = PG_ARGISNULL(0)
-                         ? begin_epoch(fcinfo, 4, context, false)
-                         : reinterpret_cast<StateHeader *>(PG_GETARG_POINTER(0));
+    StateHeader *h = PG_ARGISNULL(0) ? begin_epoch(fcinfo, 4, context, false)
+                                     : reinterpret_cast<StateHeader *>(PG_GETARG_POINTER(0));
     if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3)) {
         if (h->flags & kNullIsError)
             fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "a row id, column id or value is NULL",

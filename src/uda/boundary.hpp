@@ -125,10 +125,12 @@ Datum guarded(FunctionCallInfo fcinfo, F &&body) {
 
 // Defines a SQL-callable function `name` whose body runs inside the error boundary:
 //   BISMARCK_FUNCTION(bismarck_version) { return CStringGetTextDatum("0.1.0"); }
-#define BISMARCK_FUNCTION(name)                                                          \
-    static Datum name##_body(FunctionCallInfo fcinfo);                                   \
-    extern "C" {                                                                         \
-    PG_FUNCTION_INFO_V1(name);                                                           \
-    Datum name(PG_FUNCTION_ARGS) { return ::bismarck::uda::guarded(fcinfo, name##_body); } \
-    }                                                                                    \
+#define BISMARCK_FUNCTION(name)                               \
+    static Datum name##_body(FunctionCallInfo fcinfo);        \
+    extern "C" {                                              \
+    PG_FUNCTION_INFO_V1(name);                                \
+    Datum name(PG_FUNCTION_ARGS) {                            \
+        return ::bismarck::uda::guarded(fcinfo, name##_body); \
+    }                                                         \
+    }                                                         \
     static Datum name##_body(FunctionCallInfo fcinfo)

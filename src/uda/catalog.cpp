@@ -45,8 +45,8 @@ void as_store_owner(F &&f) {
         nest = NewGUCNestLevel();
         (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                                 GUC_ACTION_SAVE, true, 0, false);
-        SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-                                          SECURITY_RESTRICTED_OPERATION);
+        SetUserIdAndSecContext(
+            owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
     });
     try {
         f();
@@ -75,8 +75,7 @@ bool may_use_as(Oid owner) {
 void check_name(const std::string &name) {
     if (name.empty()) fail(ERRCODE_INVALID_PARAMETER_VALUE, "model name must not be empty");
     if (name.size() > 63)
-        fail(ERRCODE_NAME_TOO_LONG,
-             "model name is " + std::to_string(name.size()) + " bytes long",
+        fail(ERRCODE_NAME_TOO_LONG, "model name is " + std::to_string(name.size()) + " bytes long",
              "A model name may have at most 63 bytes.");
     for (unsigned char c : name)
         if (c < 32 || c == 127)
@@ -108,8 +107,7 @@ void check_can_write(const std::string &name, bool replace) {
         fail(ERRCODE_DUPLICATE_OBJECT, "model \"" + name + "\" already exists", {},
              "Use replace => true to retrain it, or bismarck.drop_model() first.");
     if (!may_use_as(owner))
-        fail(ERRCODE_INSUFFICIENT_PRIVILEGE,
-             "permission denied to replace model \"" + name + "\"",
+        fail(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied to replace model \"" + name + "\"",
              "Only its owner (or a member of the owner role) may replace a model.");
 }
 
@@ -151,9 +149,9 @@ void save(const Record &r) {
         pg_call([&] {
             state_type = TypenameGetTypid("model_state");
             if (!OidIsValid(state_type))
-                state_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-                                             CStringGetDatum("model_state"),
-                                             ObjectIdGetDatum(get_namespace_oid("bismarck", false)));
+                state_type =
+                    GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("model_state"),
+                                    ObjectIdGetDatum(get_namespace_oid("bismarck", false)));
         });
         spi::exec(
             "INSERT INTO bismarck.model_store (name, task, source, columns, dimension, rows_used, "
@@ -232,8 +230,7 @@ void grant(const std::string &name, Oid role, bool revoke) {
     if (!exists(name, &owner))
         fail(ERRCODE_UNDEFINED_OBJECT, "model \"" + name + "\" does not exist");
     if (!may_use_as(owner))
-        fail(ERRCODE_INSUFFICIENT_PRIVILEGE,
-             "permission denied to share model \"" + name + "\"",
+        fail(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied to share model \"" + name + "\"",
              "Only its owner (or a member of the owner role) may grant or revoke it.");
     as_store_owner([&] {
         spi::connect();

@@ -32,13 +32,13 @@ using models::Task;
 
 // A model ready to score rows, in fn_extra. Plain data only: it lives in a memory context.
 struct Loaded {
-    char name[64];                  // by-name form: the model's name
-    const StateHeader *key;         // by-value form: the state it was folded from
-    StateHeader header;             // copy of the state's header
+    char name[64];           // by-name form: the model's name
+    const StateHeader *key;  // by-value form: the state it was folded from
+    StateHeader header;      // copy of the state's header
     Task task;
     int64_t dim;
-    double *w;                      // linear: folded weights [dim] and intercept w[dim]
-    const double *params;           // lmf: the factor parameters
+    double *w;             // linear: folded weights [dim] and intercept w[dim]
+    const double *params;  // lmf: the factor parameters
     int64_t label_low;
 };
 
@@ -140,11 +140,10 @@ double score(FunctionCallInfo fcinfo, const Loaded *m) {
         }
     }
     if (n != m->dim)
-        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
-             "features have " + std::to_string(n) + " elements but " + model_label(m) +
-                 " expects " + std::to_string(m->dim));
-    if (!std::isfinite(s))
-        fail(ERRCODE_DATA_EXCEPTION, "features contain NaN or infinity");
+        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features have " + std::to_string(n) +
+                                                " elements but " + model_label(m) + " expects " +
+                                                std::to_string(m->dim));
+    if (!std::isfinite(s)) fail(ERRCODE_DATA_EXCEPTION, "features contain NaN or infinity");
     return s;
 }
 
@@ -158,7 +157,8 @@ using bismarck::models::Task;
 // predict(model, features) -> the class: 1, or the training labels' negative class (0 or -1)
 BISMARCK_FUNCTION(bismarck_predict_class) {
     const Loaded *m = model_for(fcinfo);
-    require(m, bismarck::models::is_linear(m->task), "predict(model, features)", "a logistic or svm model");
+    require(m, bismarck::models::is_linear(m->task), "predict(model, features)",
+            "a logistic or svm model");
     if (PG_ARGISNULL(1)) PG_RETURN_NULL();
     PG_RETURN_INT32(score(fcinfo, m) > 0.0 ? 1 : int32(m->label_low));
 }
@@ -166,7 +166,8 @@ BISMARCK_FUNCTION(bismarck_predict_class) {
 // decision_function(model, features) -> w·x + b
 BISMARCK_FUNCTION(bismarck_decision_function) {
     const Loaded *m = model_for(fcinfo);
-    require(m, bismarck::models::is_linear(m->task), "decision_function", "a logistic or svm model");
+    require(m, bismarck::models::is_linear(m->task), "decision_function",
+            "a logistic or svm model");
     if (PG_ARGISNULL(1)) PG_RETURN_NULL();
     PG_RETURN_FLOAT8(score(fcinfo, m));
 }
@@ -186,7 +187,7 @@ BISMARCK_FUNCTION(bismarck_predict_cell) {
     if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) PG_RETURN_NULL();
     const Lmf::Shape s{m->header.rows, m->header.cols, m->header.dim};
     PG_RETURN_FLOAT8(Lmf::predict<bismarck::igd::PlainAccess>(m->params, s, PG_GETARG_INT64(1),
-                                                             PG_GETARG_INT64(2)));
+                                                              PG_GETARG_INT64(2)));
 }
 
 // model(name) -> the stored model_state, for the IMMUTABLE by-value forms
@@ -207,7 +208,8 @@ BISMARCK_FUNCTION(bismarck_recommend) {
     const int64_t row = PG_GETARG_INT64(1);
     const int k = PG_ARGISNULL(2) ? 10 : PG_GETARG_INT32(2);
     const bool exclude_seen = PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3);
-    if (k < 1) fail(ERRCODE_INVALID_PARAMETER_VALUE, "k must be positive, not " + std::to_string(k));
+    if (k < 1)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "k must be positive, not " + std::to_string(k));
     catalog::Model cm = catalog::load(name, CurrentMemoryContext);
     if (task_of(cm.state) != Task::lmf)
         fail(ERRCODE_WRONG_OBJECT_TYPE,
@@ -224,8 +226,10 @@ BISMARCK_FUNCTION(bismarck_recommend) {
     std::vector<char> seen(size_t(s.cols), 0);
     if (exclude_seen) {
         spi::connect();
-        spi::exec("SELECT m.source, m.columns[1], m.columns[2] FROM bismarck.models m WHERE m.name = " +
-                      spi::literal(name), {}, true);
+        spi::exec(
+            "SELECT m.source, m.columns[1], m.columns[2] FROM bismarck.models m WHERE m.name = " +
+                spi::literal(name),
+            {}, true);
         if (SPI_processed == 1) {
             const std::string src = spi::text_value(0, 1), rc = spi::text_value(0, 2),
                               cc = spi::text_value(0, 3);

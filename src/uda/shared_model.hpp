@@ -19,7 +19,7 @@ struct SharedSegment {
     uint64_t magic;
     uint64_t token;  // a per-run secret: a state naming this segment must carry it
     int64_t n_params;
-    slock_t lock;    // used only by shared_memory_locked
+    slock_t lock;  // used only by shared_memory_locked
     // 8-byte aligned: double params[n_params]; double prev[n_params];
 };
 
@@ -27,7 +27,9 @@ inline double *segment_params(SharedSegment *s) {
     return reinterpret_cast<double *>(reinterpret_cast<char *>(s) +
                                       MAXALIGN(sizeof(SharedSegment)));
 }
-inline double *segment_prev(SharedSegment *s) { return segment_params(s) + s->n_params; }
+inline double *segment_prev(SharedSegment *s) {
+    return segment_params(s) + s->n_params;
+}
 
 // Driver side: a new segment for n_params parameters, owned by the current resource owner, so
 // that an error or a cancel releases it with the transaction. Returns it mapped.

@@ -21,7 +21,8 @@ std::string relation(Oid relid) {
         rel = get_rel_name(relid);
     });
     if (nsp == nullptr || rel == nullptr)
-        fail(ERRCODE_UNDEFINED_TABLE, "relation with OID " + std::to_string(relid) + " does not exist");
+        fail(ERRCODE_UNDEFINED_TABLE,
+             "relation with OID " + std::to_string(relid) + " does not exist");
     return ident(nsp) + "." + ident(rel);
 }
 
@@ -88,7 +89,8 @@ void Plan::prepare(const std::string &sql, const std::vector<Oid> &types) {
     pg_call([&] {
         plan = SPI_prepare_cursor(sql.c_str(), int(types.size()), const_cast<Oid *>(types.data()),
                                   CURSOR_OPT_PARALLEL_OK);
-        if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        if (plan == nullptr)
+            elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     });
 }
 
@@ -101,7 +103,8 @@ uint64_t Plan::exec(const std::vector<Arg> &args, bool read_only) const {
     }
     int rc = 0;
     pg_call([&] { rc = SPI_execute_plan(plan, values.data(), nulls.data(), read_only, 0); });
-    if (rc < 0) fail(ERRCODE_INTERNAL_ERROR, "SPI_execute_plan failed (" + std::to_string(rc) + ")");
+    if (rc < 0)
+        fail(ERRCODE_INTERNAL_ERROR, "SPI_execute_plan failed (" + std::to_string(rc) + ")");
     return SPI_processed;
 }
 

@@ -32,8 +32,8 @@ const StateHeader *read_state(Datum d) {
     return reinterpret_cast<const StateHeader *>(v);
 }
 
-StateHeader *new_state(models::Task task, int64_t dim, int64_t rows, int64_t cols,
-                       int64_t n_params, int64_t n_scaler, bool with_prev, bool shared) {
+StateHeader *new_state(models::Task task, int64_t dim, int64_t rows, int64_t cols, int64_t n_params,
+                       int64_t n_scaler, bool with_prev, bool shared) {
     if (n_params > igd::kMaxParams)
         fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
              "model would have " + std::to_string(n_params) + " parameters",
@@ -160,8 +160,9 @@ static double non_negative(double v, const char *name) {
 // logistic_init / svm_init(dim, step_size, l2, l1): a zero model of that dimension.
 BISMARCK_FUNCTION(bismarck_linear_init) {
     const char *fname = get_func_name(fcinfo->flinfo->fn_oid);
-    const auto task = std::string(fname ? fname : "") == "svm_init" ? bismarck::models::Task::svm
-                                                                     : bismarck::models::Task::logistic;
+    const auto task = std::string(fname ? fname : "") == "svm_init"
+                          ? bismarck::models::Task::svm
+                          : bismarck::models::Task::logistic;
     const int32 dim = PG_GETARG_INT32(0);
     if (dim < 1 || dim > 10'000'000)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
@@ -178,20 +179,25 @@ BISMARCK_FUNCTION(bismarck_lmf_init) {
     const int64 rows = PG_GETARG_INT64(0), cols = PG_GETARG_INT64(1);
     const int32 rank = PG_GETARG_INT32(2);
     if (rank < 1 || rank > 1000)
-        fail(ERRCODE_INVALID_PARAMETER_VALUE, "rank must be between 1 and 1000, not " + std::to_string(rank));
-    if (rows < 1 || cols < 1 || rows > bismarck::igd::kMaxParams || cols > bismarck::igd::kMaxParams ||
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "rank must be between 1 and 1000, not " + std::to_string(rank));
+    if (rows < 1 || cols < 1 || rows > bismarck::igd::kMaxParams ||
+        cols > bismarck::igd::kMaxParams ||
         (rows + cols) * (rank + 2) + 1 > bismarck::igd::kMaxParams)
         fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
              "a " + std::to_string(rows) + " x " + std::to_string(cols) + " rank " +
                  std::to_string(rank) + " model is too large",
-             "A model may have at most " + std::to_string(bismarck::igd::kMaxParams) + " parameters.");
+             "A model may have at most " + std::to_string(bismarck::igd::kMaxParams) +
+                 " parameters.");
     const bismarck::models::Lmf::Shape s{rows, cols, rank};
-    StateHeader *h = new_state(bismarck::models::Task::lmf, rank, rows, cols, s.size(), 0, false, false);
+    StateHeader *h =
+        new_state(bismarck::models::Task::lmf, rank, rows, cols, s.size(), 0, false, false);
     h->alpha = positive(PG_GETARG_FLOAT8(3), "step_size");
     h->l2 = non_negative(PG_GETARG_FLOAT8(4), "l2");
     const double mean = PG_GETARG_FLOAT8(5);
     if (!std::isfinite(mean)) fail(ERRCODE_INVALID_PARAMETER_VALUE, "mean must be finite");
-    bismarck::models::Lmf::initialise(bismarck::igd::state_params(h), s, mean, uint64_t(PG_GETARG_INT64(6)));
+    bismarck::models::Lmf::initialise(bismarck::igd::state_params(h), s, mean,
+                                      uint64_t(PG_GETARG_INT64(6)));
     PG_RETURN_POINTER(h);
 }
 
@@ -214,17 +220,20 @@ BISMARCK_FUNCTION(bismarck_epoch_rows) {
 // The weights of a linear model in the units of the raw features (scaler folded in).
 BISMARCK_FUNCTION(bismarck_coefficients) {
     const StateHeader *h = read_state(PG_GETARG_DATUM(0));
-    if (!bismarck::models::is_linear(task_of(h)) || (h->flags & bismarck::igd::kShared)) PG_RETURN_NULL();
+    if (!bismarck::models::is_linear(task_of(h)) || (h->flags & bismarck::igd::kShared))
+        PG_RETURN_NULL();
     const int64_t d = h->dim;
     const double *p = bismarck::igd::state_params(h), *sc = bismarck::igd::state_scaler(h);
     Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * d));
     for (int64_t j = 0; j < d; ++j) elems[j] = Float8GetDatum(sc ? p[j] * sc[d + j] : p[j]);
-    PG_RETURN_ARRAYTYPE_P(construct_array(elems, int(d), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    PG_RETURN_ARRAYTYPE_P(
+        construct_array(elems, int(d), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 BISMARCK_FUNCTION(bismarck_intercept) {
     const StateHeader *h = read_state(PG_GETARG_DATUM(0));
-    if (!bismarck::models::is_linear(task_of(h)) || (h->flags & bismarck::igd::kShared)) PG_RETURN_NULL();
+    if (!bismarck::models::is_linear(task_of(h)) || (h->flags & bismarck::igd::kShared))
+        PG_RETURN_NULL();
     const int64_t d = h->dim;
     const double *p = bismarck::igd::state_params(h), *sc = bismarck::igd::state_scaler(h);
     double b = p[d];

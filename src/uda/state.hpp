@@ -16,8 +16,8 @@ using igd::StateHeader;
 const StateHeader *read_state(Datum d);
 
 // A zeroed state of the given size in the current memory context, header filled in.
-StateHeader *new_state(models::Task task, int64_t dim, int64_t rows, int64_t cols,
-                       int64_t n_params, int64_t n_scaler, bool with_prev, bool shared);
+StateHeader *new_state(models::Task task, int64_t dim, int64_t rows, int64_t cols, int64_t n_params,
+                       int64_t n_scaler, bool with_prev, bool shared);
 
 // A copy of `h` in the current memory context, with or without the `prev` block.
 StateHeader *copy_state(const StateHeader *h, bool with_prev);
@@ -27,6 +27,8 @@ inline size_t state_size(const StateHeader *h) {
                             h->flags & igd::kShared);
 }
 
-inline models::Task task_of(const StateHeader *h) { return models::Task(h->task); }
+inline models::Task task_of(const StateHeader *h) {
+    return models::Task(h->task);
+}
 
 }  // namespace bismarck::uda

@@ -58,9 +58,8 @@ BISMARCK_FUNCTION(bismarck_feature_stats_step) {
     }
     ArrayType *x = PG_GETARG_ARRAYTYPE_P(1);
     if (ARR_NDIM(x) > 1)
-        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
-             "features must be a one-dimensional array, not " + std::to_string(ARR_NDIM(x)) +
-                 "-dimensional");
+        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features must be a one-dimensional array, not " +
+                                                std::to_string(ARR_NDIM(x)) + "-dimensional");
     const int64_t dim = ARR_NDIM(x) == 0 ? 0 : ARR_DIMS(x)[0];
     ArrayType *state = PG_ARGISNULL(0) ? new_stats(dim, context) : PG_GETARG_ARRAYTYPE_P(0);
     double *s = reinterpret_cast<double *>(ARR_DATA_PTR(state));
@@ -109,9 +108,9 @@ BISMARCK_FUNCTION(bismarck_feature_stats_combine) {
     ArrayType *a = PG_GETARG_ARRAYTYPE_P(0);
     double *sa = reinterpret_cast<double *>(ARR_DATA_PTR(a));
     if (int64_t(sa[1]) != dim)
-        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
-             "features have " + std::to_string(dim) + " elements in some rows and " +
-                 std::to_string(int64_t(sa[1])) + " in others");
+        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features have " + std::to_string(dim) +
+                                                " elements in some rows and " +
+                                                std::to_string(int64_t(sa[1])) + " in others");
     const double na = sa[0], nb = sb[0], n = na + nb;
     if (nb > 0) {
         for (int64_t j = 0; j < dim; ++j) {

@@ -27,9 +27,8 @@ BISMARCK_FUNCTION(bismarck_step_size_in) {
     errno = 0;
     const double v = strtod(s, &end);
     if (end == s || errno == ERANGE) {
-        fail(ERRCODE_INVALID_TEXT_REPRESENTATION,
-             std::string("invalid step_size \"") + s + "\"", {},
-             "Give a positive number such as 0.1, or 'auto'.");
+        fail(ERRCODE_INVALID_TEXT_REPRESENTATION, std::string("invalid step_size \"") + s + "\"",
+             {}, "Give a positive number such as 0.1, or 'auto'.");
     }
     while (*end == ' ') ++end;
     if (*end != '\0')

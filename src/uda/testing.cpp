@@ -18,8 +18,11 @@ int deep_throw(int depth, const std::string &kind) {
     if (depth > 0) return deep_throw(depth - 1, kind) + int(live[0]);
     if (kind == "runtime") throw std::runtime_error("core failure deep in the engine");
     if (kind == "bad_alloc") throw std::bad_alloc();
-    if (kind == "invalid") throw bismarck::igd::Error(bismarck::igd::Error::Kind::invalid_parameter, "engine rejected an option");
-    if (kind == "diverged") throw bismarck::igd::Error(bismarck::igd::Error::Kind::diverged, "loss became NaN");
+    if (kind == "invalid")
+        throw bismarck::igd::Error(bismarck::igd::Error::Kind::invalid_parameter,
+                                   "engine rejected an option");
+    if (kind == "diverged")
+        throw bismarck::igd::Error(bismarck::igd::Error::Kind::diverged, "loss became NaN");
     if (kind == "unknown") throw 42;
     return 0;
 }

@@ -78,9 +78,9 @@ std::string fmt(double v) {
 
 double number(double v, const char *name, double lo, bool lo_open) {
     if (!std::isfinite(v) || v < lo || (lo_open && v == lo))
-        fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             std::string(name) + " must be " + (lo_open ? "greater than " : "at least ") +
-                 fmt(lo) + ", not " + fmt(v));
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " must be " +
+                                                  (lo_open ? "greater than " : "at least ") +
+                                                  fmt(lo) + ", not " + fmt(v));
     return v;
 }
 
@@ -99,13 +99,15 @@ Options read_options(FunctionCallInfo fcinfo, int k) {
     if (has(5)) o.tolerance = number(PG_GETARG_FLOAT8(k + 5), "tolerance", 0.0, false);
     if (has(6)) o.shuffle = text_arg(fcinfo, k + 6, "shuffle");
     if (o.shuffle != "once" && o.shuffle != "never" && o.shuffle != "every_epoch")
-        fail(ERRCODE_INVALID_PARAMETER_VALUE, "shuffle must be 'once', 'never' or 'every_epoch', not '" + o.shuffle + "'");
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "shuffle must be 'once', 'never' or 'every_epoch', not '" + o.shuffle + "'");
     if (has(7)) o.parallelism = text_arg(fcinfo, k + 7, "parallelism");
     if (o.parallelism != "serial" && o.parallelism != "shared_memory" &&
         o.parallelism != "shared_memory_locked" && o.parallelism != "model_averaging")
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "parallelism must be 'serial', 'shared_memory', 'shared_memory_locked' or "
-             "'model_averaging', not '" + o.parallelism + "'");
+             "'model_averaging', not '" +
+                 o.parallelism + "'");
     if (has(8)) {
         o.workers = PG_GETARG_INT32(k + 8);
         if (o.workers < 0 || o.workers > 64)
@@ -121,7 +123,8 @@ Options read_options(FunctionCallInfo fcinfo, int k) {
     }
     if (has(10)) o.on_null = text_arg(fcinfo, k + 10, "on_null");
     if (o.on_null != "skip" && o.on_null != "error")
-        fail(ERRCODE_INVALID_PARAMETER_VALUE, "on_null must be 'skip' or 'error', not '" + o.on_null + "'");
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "on_null must be 'skip' or 'error', not '" + o.on_null + "'");
     if (has(11)) o.replace = PG_GETARG_BOOL(k + 11);
     return o;
 }
@@ -162,7 +165,6 @@ std::string array_literal(const std::vector<std::string> &items) {
     return out + "}";
 }
 
-
 // A column of the source: its quoted name and type, or an error naming it.
 struct Column {
     std::string sql;
@@ -178,9 +180,8 @@ Column column(Oid relid, const std::string &source_name, const std::string &name
         if (att != InvalidAttrNumber) type = get_atttype(relid, att);
     });
     if (att == InvalidAttrNumber || att < 0)
-        fail(ERRCODE_UNDEFINED_COLUMN,
-             std::string(role) + " column \"" + name + "\" of relation " + source_name +
-                 " does not exist");
+        fail(ERRCODE_UNDEFINED_COLUMN, std::string(role) + " column \"" + name + "\" of relation " +
+                                           source_name + " does not exist");
     return {spi::ident(name), type};
 }
 
@@ -225,18 +226,18 @@ struct Run {
     Options opt;
     std::vector<std::string> inputs;  // SQL expressions over the source, in the step's order
     std::vector<std::string> input_names;
-    std::string not_null;             // a WHERE clause keeping rows with no NULL input
+    std::string not_null;  // a WHERE clause keeping rows with no NULL input
     int64_t rows = 0, skipped = 0;
     int64_t sample_rows = 2000;
     MemoryContext context = nullptr;  // lives for the call; states are copied here
     Oid state_type = InvalidOid;
     int counter = 0;
-    std::string table;                // the scratch copy, or the source itself (shuffle never)
+    std::string table;  // the scratch copy, or the source itself (shuffle never)
     std::vector<std::string> tables_made;
 
     std::string new_table_name() {
-        return "bismarck_work." + spi::ident("train_" + std::to_string(MyProcPid) + "_" +
-                                             std::to_string(++counter));
+        return "bismarck_work." +
+               spi::ident("train_" + std::to_string(MyProcPid) + "_" + std::to_string(++counter));
     }
 
     // A seeded, physically shuffled copy of the rows with no NULL input: ORDER BY random() after
@@ -386,11 +387,11 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         shared = shared_create(init->n_params, &seg, &handle, &token);
         memcpy(segment_params(shared), igd::state_params(init), sizeof(double) * init->n_params);
         // The per-epoch state carries only the header and the scaler.
-        StateHeader *s = new_state(task_of(init), init->dim, init->rows, init->cols,
-                                   init->n_params, init->n_scaler, false, true);
+        StateHeader *s = new_state(task_of(init), init->dim, init->rows, init->cols, init->n_params,
+                                   init->n_scaler, false, true);
         const uint8_t flags = s->flags;
-        memcpy(reinterpret_cast<char *>(s) + VARHDRSZ, reinterpret_cast<const char *>(init) + VARHDRSZ,
-               sizeof(StateHeader) - VARHDRSZ);
+        memcpy(reinterpret_cast<char *>(s) + VARHDRSZ,
+               reinterpret_cast<const char *>(init) + VARHDRSZ, sizeof(StateHeader) - VARHDRSZ);
         s->flags = flags | (init->flags & kNullIsError);
         if (init->n_scaler)
             memcpy(igd::state_params(s), igd::state_scaler(init), sizeof(double) * init->n_scaler);
@@ -422,7 +423,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         StateHeader *out = run.run_epoch(plan, state);
         const double *prev = shared ? segment_prev(shared) : igd::state_prev(out);
         loss = objective(out, prev);
-        ran_workers = int(out->participants) - 1;
+        ran_workers = int(out->participants);
         const double seconds = now_seconds() - te;
         std::ostringstream msg;
         msg.precision(6);
@@ -493,12 +494,12 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
        << base.options_json << "}";
     rec.options_json = js.str();
     catalog::save(rec);
-    return {run.rows, run.skipped, base.dimension, epoch, loss, alpha0, rec.seconds, converged,
-            ran_workers};
+    return {run.rows, run.skipped, base.dimension, epoch,      loss,
+            alpha0,   rec.seconds, converged,      ran_workers};
 }
 
-Datum summary_row(FunctionCallInfo fcinfo, const std::string &model, Task task,
-                  const Summary &s, const std::string &parallelism) {
+Datum summary_row(FunctionCallInfo fcinfo, const std::string &model, Task task, const Summary &s,
+                  const std::string &parallelism) {
     TupleDesc desc;
     Datum result = 0;
     pg_call([&] {
@@ -541,7 +542,10 @@ void setup(Run &run, FunctionCallInfo fcinfo, int first_option) {
     if (PG_ARGISNULL(1)) fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "source must not be NULL");
     run.opt = read_options(fcinfo, first_option);
     catalog::check_can_write(run.model, run.opt.replace);
-    pg_call([&] { run.context = AllocSetContextCreate(CurrentMemoryContext, "bismarck training", ALLOCSET_DEFAULT_SIZES); });
+    pg_call([&] {
+        run.context = AllocSetContextCreate(CurrentMemoryContext, "bismarck training",
+                                            ALLOCSET_DEFAULT_SIZES);
+    });
     run.state_type = bismarck_type("model_state");
 }
 
@@ -562,22 +566,28 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     run.source_sql = check_source(relid);
     const std::string fname_col = text_arg(fcinfo, 2, "features");
     const std::string lname_col = text_arg(fcinfo, 3, "label");
-    const bool standardize = PG_ARGISNULL(4 + kCommonOptions) ? true : PG_GETARG_BOOL(4 + kCommonOptions);
+    const bool standardize =
+        PG_ARGISNULL(4 + kCommonOptions) ? true : PG_GETARG_BOOL(4 + kCommonOptions);
     const Column f = column(relid, run.source_sql, fname_col, "features");
     const Column l = column(relid, run.source_sql, lname_col, "label");
     const Oid sparse_type = bismarck_type("sparsevec");
     const bool sparse = f.type == sparse_type;
     if (f.type != FLOAT8ARRAYOID && f.type != FLOAT4ARRAYOID && !sparse)
         fail(ERRCODE_DATATYPE_MISMATCH,
-             "features column \"" + fname_col + "\" has type " + type_name(f.type),
-             {}, "Features must be float8[], float4[] or bismarck.sparsevec; cast other arrays "
-                 "with features => a column of type float8[].");
+             "features column \"" + fname_col + "\" has type " + type_name(f.type), {},
+             "Features must be float8[], float4[] or bismarck.sparsevec; cast other arrays "
+             "with features => a column of type float8[].");
     std::string label_sql;
     switch (l.type) {
         case BOOLOID:
             label_sql = "(CASE WHEN " + l.sql + " THEN 1.0 ELSE 0.0 END)::float8";
             break;
-        case INT2OID: case INT4OID: case INT8OID: case FLOAT4OID: case FLOAT8OID: case NUMERICOID:
+        case INT2OID:
+        case INT4OID:
+        case INT8OID:
+        case FLOAT4OID:
+        case FLOAT8OID:
+        case NUMERICOID:
             label_sql = l.sql + "::float8";
             break;
         default:
@@ -591,12 +601,16 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
 
     // One scan for everything the run needs to know before it starts. The subquery exposes only
     // its own three columns, so the source's column names cannot clash with them.
-    const std::string stats_fn = sparse ? "NULL::float8[]" : "bismarck.feature_stats(f) FILTER (WHERE ok)";
+    const std::string stats_fn =
+        sparse ? "NULL::float8[]" : "bismarck.feature_stats(f) FILTER (WHERE ok)";
     spi::exec(
         "SELECT count(*), count(*) FILTER (WHERE NOT ok), " + stats_fn +
             ", count(*) FILTER (WHERE ok AND y = 1), count(*) FILTER (WHERE ok AND y IN (0, -1)), "
-            "min(y) FILTER (WHERE ok AND (y NOT IN (-1, 0, 1) OR y = 'NaN')), bool_or(ok AND y = -1), " +
-            (sparse ? "min(bismarck.dims(f)) FILTER (WHERE ok), max(bismarck.dims(f)) FILTER (WHERE ok)" : "0, 0") +
+            "min(y) FILTER (WHERE ok AND (y NOT IN (-1, 0, 1) OR y = 'NaN')), bool_or(ok AND y = "
+            "-1), " +
+            (sparse ? "min(bismarck.dims(f)) FILTER (WHERE ok), max(bismarck.dims(f)) FILTER "
+                      "(WHERE ok)"
+                    : "0, 0") +
             " FROM (SELECT " + f.sql + " AS f, " + label_sql + " AS y, (" + run.not_null +
             ") AS ok FROM " + run.source_sql + ") AS s",
         {}, true);
@@ -609,16 +623,19 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     spi::value(0, 6, &bad_null);
     if (!bad_null)
         fail(ERRCODE_DATA_EXCEPTION,
-             "label " + spi::text_value(0, 6) + " in column \"" + lname_col + "\" is not a class label",
+             "label " + spi::text_value(0, 6) + " in column \"" + lname_col +
+                 "\" is not a class label",
              {}, "Labels must be boolean, 0 or 1, or -1 or 1.");
     const bool minus_one = DatumGetBool(spi::value(0, 7, &isnull)) && !isnull;
     if (run.skipped > 0 && run.opt.on_null == "error")
         fail(ERRCODE_NULL_VALUE_NOT_ALLOWED,
-             std::to_string(run.skipped) + " rows of " + run.source_sql + " have NULL features or labels",
+             std::to_string(run.skipped) + " rows of " + run.source_sql +
+                 " have NULL features or labels",
              {}, "Use on_null => 'skip' to skip them.");
     if (run.rows == 0)
         fail(ERRCODE_NO_DATA_FOUND,
-             "table " + run.source_sql + " has no rows with non-NULL features and label to train on");
+             "table " + run.source_sql +
+                 " has no rows with non-NULL features and label to train on");
     if (pos == 0 || neg == 0)
         fail(ERRCODE_DATA_EXCEPTION,
              "every label in column \"" + lname_col + "\" is " + (pos ? "positive" : "negative"),
@@ -628,9 +645,9 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     if (sparse) {
         dim = spi::int64_value(0, 9);
         if (spi::int64_value(0, 8) != dim)
-            fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
-                 "sparse features have different dimensions: " + std::to_string(spi::int64_value(0, 8)) +
-                     " and " + std::to_string(dim));
+            fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "sparse features have different dimensions: " +
+                                                    std::to_string(spi::int64_value(0, 8)) +
+                                                    " and " + std::to_string(dim));
     } else {
         Datum d = spi::value(0, 3, &isnull);
         if (isnull) fail(ERRCODE_NO_DATA_FOUND, "no feature statistics");
@@ -638,7 +655,8 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
         const double *s = reinterpret_cast<const double *>(ARR_DATA_PTR(a));
         dim = int64_t(s[1]);
         if (dim < 1)
-            fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features column \"" + fname_col + "\" holds empty arrays");
+            fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+                 "features column \"" + fname_col + "\" holds empty arrays");
         if (standardize) {
             scaler.resize(2 * dim);
             for (int64_t j = 0; j < dim; ++j) {
@@ -648,8 +666,11 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
             }
         }
     }
-    StateHeader *init = new_state(run.task, dim, 0, 0, dim + 1, int64_t(scaler.size()), false, false);
-    if (!scaler.empty()) memcpy(bismarck::igd::state_params(init) + dim + 1, scaler.data(), sizeof(double) * scaler.size());
+    StateHeader *init =
+        new_state(run.task, dim, 0, 0, dim + 1, int64_t(scaler.size()), false, false);
+    if (!scaler.empty())
+        memcpy(bismarck::igd::state_params(init) + dim + 1, scaler.data(),
+               sizeof(double) * scaler.size());
 
     catalog::Record rec;
     rec.name = run.model;
@@ -657,7 +678,8 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     rec.source = run.source_sql;
     rec.columns_sql = array_literal({fname_col, lname_col});
     rec.dimension = dim;
-    rec.options_json = std::string(", \"standardize\": ") + (standardize && !sparse ? "true" : "false") +
+    rec.options_json = std::string(", \"standardize\": ") +
+                       (standardize && !sparse ? "true" : "false") +
                        ", \"sparse\": " + (sparse ? "true" : "false") +
                        ", \"label_low\": " + (minus_one ? "-1" : "0");
     const Summary s = train(run, init, rec);
@@ -681,8 +703,12 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
     const std::string vname = text_arg(fcinfo, 4, "value_column");
     const int rank = PG_ARGISNULL(5) ? 10 : PG_GETARG_INT32(5);
     if (rank < 1 || rank > 1000)
-        fail(ERRCODE_INVALID_PARAMETER_VALUE, "rank must be between 1 and 1000, not " + std::to_string(rank));
-    const double max_norm = PG_ARGISNULL(6 + kCommonOptions) ? 0.0 : number(PG_GETARG_FLOAT8(6 + kCommonOptions), "max_norm", 0.0, false);
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "rank must be between 1 and 1000, not " + std::to_string(rank));
+    const double max_norm =
+        PG_ARGISNULL(6 + kCommonOptions)
+            ? 0.0
+            : number(PG_GETARG_FLOAT8(6 + kCommonOptions), "max_norm", 0.0, false);
     const Column r = column(relid, run.source_sql, rname, "row");
     const Column c = column(relid, run.source_sql, cname, "column");
     const Column v = column(relid, run.source_sql, vname, "value");
@@ -693,22 +719,34 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
                  "Row and column ids must be integers (smallint, integer or bigint).");
     if (v.type != INT2OID && v.type != INT4OID && v.type != INT8OID && v.type != FLOAT4OID &&
         v.type != FLOAT8OID && v.type != NUMERICOID)
-        fail(ERRCODE_DATATYPE_MISMATCH, "value column \"" + vname + "\" has type " + type_name(v.type));
+        fail(ERRCODE_DATATYPE_MISMATCH,
+             "value column \"" + vname + "\" has type " + type_name(v.type));
     run.inputs = {r.sql + "::int8", c.sql + "::int8", v.sql + "::float8"};
     run.input_names = {"row_id", "col_id", "value"};
-    run.not_null = r.sql + " IS NOT NULL AND " + c.sql + " IS NOT NULL AND " + v.sql + " IS NOT NULL";
-    spi::exec("SELECT count(*), count(*) FILTER (WHERE NOT (" + run.not_null + ")), "
-              "min(" + r.sql + "), max(" + r.sql + "), min(" + c.sql + "), max(" + c.sql + "), "
-              "avg(" + v.sql + "::float8) FILTER (WHERE " + run.not_null + "), "
-              "count(*) FILTER (WHERE " + v.sql + "::float8 IN ('NaN', 'Infinity', '-Infinity')) "
-              "FROM " + run.source_sql, {}, true);
+    run.not_null =
+        r.sql + " IS NOT NULL AND " + c.sql + " IS NOT NULL AND " + v.sql + " IS NOT NULL";
+    spi::exec("SELECT count(*), count(*) FILTER (WHERE NOT (" + run.not_null +
+                  ")), "
+                  "min(" +
+                  r.sql + "), max(" + r.sql + "), min(" + c.sql + "), max(" + c.sql +
+                  "), "
+                  "avg(" +
+                  v.sql + "::float8) FILTER (WHERE " + run.not_null +
+                  "), "
+                  "count(*) FILTER (WHERE " +
+                  v.sql +
+                  "::float8 IN ('NaN', 'Infinity', '-Infinity')) "
+                  "FROM " +
+                  run.source_sql,
+              {}, true);
     const int64_t total = spi::int64_value(0, 1);
     run.skipped = spi::int64_value(0, 2);
     run.rows = total - run.skipped;
     if (run.skipped > 0 && run.opt.on_null == "error")
-        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED,
-             std::to_string(run.skipped) + " rows of " + run.source_sql + " have a NULL id or value",
-             {}, "Use on_null => 'skip' to skip them.");
+        fail(
+            ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            std::to_string(run.skipped) + " rows of " + run.source_sql + " have a NULL id or value",
+            {}, "Use on_null => 'skip' to skip them.");
     if (run.rows == 0)
         fail(ERRCODE_NO_DATA_FOUND, "table " + run.source_sql + " has no rows to train on");
     if (spi::int64_value(0, 8) > 0)
@@ -718,23 +756,27 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
     const double mean = spi::float8_value(0, 7);
     // Ids index the factor matrices directly, so they bound the model's size.
     const int64_t id_limit = bismarck::igd::kMaxParams / (rank + 2) - 1;
-    for (const auto &[lo, hi, name] : {std::tuple{rmin, rmax, rname}, std::tuple{cmin, cmax, cname}}) {
+    for (const auto &[lo, hi, name] :
+         {std::tuple{rmin, rmax, rname}, std::tuple{cmin, cmax, cname}}) {
         if (lo < 0)
             fail(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
                  "id column \"" + name + "\" has a negative id " + std::to_string(lo), {},
-                 "Ids must be between 0 and " + std::to_string(id_limit) + " at rank " + std::to_string(rank) + ".");
+                 "Ids must be between 0 and " + std::to_string(id_limit) + " at rank " +
+                     std::to_string(rank) + ".");
         if (hi > id_limit)
             fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                 "id column \"" + name + "\" has id " + std::to_string(hi) + ", too large for a rank " +
-                     std::to_string(rank) + " model",
+                 "id column \"" + name + "\" has id " + std::to_string(hi) +
+                     ", too large for a rank " + std::to_string(rank) + " model",
                  "Ids index the factor matrices directly: they must be between 0 and " +
                      std::to_string(id_limit) + " at this rank; renumber them densely.");
     }
     if ((rmax + 1 + cmax + 1) * int64_t(rank + 2) + 1 > bismarck::igd::kMaxParams)
-        fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "the ids are too large for a rank " + std::to_string(rank) + " model",
+        fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+             "the ids are too large for a rank " + std::to_string(rank) + " model",
              "Renumber row and column ids densely from 0.");
     const Lmf::Shape shape{rmax + 1, cmax + 1, rank};
-    StateHeader *init = new_state(Task::lmf, rank, shape.rows, shape.cols, shape.size(), 0, false, false);
+    StateHeader *init =
+        new_state(Task::lmf, rank, shape.rows, shape.cols, shape.size(), 0, false, false);
     Lmf::initialise(bismarck::igd::state_params(init), shape, mean, uint64_t(run.opt.seed));
     init->max_norm = max_norm;
 
@@ -745,8 +787,8 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
     rec.columns_sql = array_literal({rname, cname, vname});
     rec.dimension = rank;
     rec.options_json = ", \"rank\": " + std::to_string(rank) + ", \"max_norm\": " + fmt(max_norm) +
-                       ", \"rows\": " + std::to_string(shape.rows) + ", \"cols\": " + std::to_string(shape.cols) +
-                       ", \"mean\": " + fmt(mean);
+                       ", \"rows\": " + std::to_string(shape.rows) +
+                       ", \"cols\": " + std::to_string(shape.cols) + ", \"mean\": " + fmt(mean);
     const Summary s = train(run, init, rec);
     spi::finish();
     return summary_row(fcinfo, run.model, Task::lmf, s, run.opt.parallelism);

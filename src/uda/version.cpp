@@ -8,4 +8,6 @@ PG_MODULE_MAGIC;
 
 #define BISMARCK_VERSION "0.1.0"
 
-BISMARCK_FUNCTION(bismarck_version) { return CStringGetTextDatum(BISMARCK_VERSION); }
+BISMARCK_FUNCTION(bismarck_version) {
+    return CStringGetTextDatum(BISMARCK_VERSION);
+}
