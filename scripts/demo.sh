@@ -71,6 +71,19 @@ SELECT dataset, model, epochs, round(seconds::numeric, 2) AS seconds, metric,
        round(bismarck::numeric, 4) AS bismarck, round(sklearn::numeric, 4) AS "scikit-learn"
   FROM results ORDER BY dataset, model;
 
+-- The quality bar, checked on every run (make test runs the demo too).
+DO $$
+DECLARE bad text;
+BEGIN
+    SELECT string_agg(dataset || ' ' || model, ', ') INTO bad FROM results
+     WHERE (metric = 'accuracy' AND bismarck < sklearn - 0.01) OR (metric = 'rmse' AND bismarck > 0.90);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'quality check failed for %', bad;
+    END IF;
+END $$;
+\echo 'quality check passed: every accuracy within 1 point of scikit-learn, MovieLens RMSE at most 0.90'
+\echo
+
 \echo 'Scoring inside a query: the five breast_cancer test rows the model is least sure of'
 SELECT id, label, bismarck.predict('breast_cancer logistic', x) AS predicted,
        round(bismarck.predict_proba('breast_cancer logistic', x)::numeric, 3) AS probability

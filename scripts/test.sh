@@ -49,5 +49,14 @@ if [[ -f build/regress/regression.diffs ]]; then
   cat build/regress/regression.diffs
 fi
 
+echo "== quality on real data: make demo's check against scikit-learn"
+if ./scripts/cluster.sh run -- ./scripts/demo.sh >build/demo.log 2>&1; then
+  grep 'quality check' build/demo.log
+  passed=$((passed + 1))
+else
+  cat build/demo.log
+  failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

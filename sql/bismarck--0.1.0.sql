@@ -309,7 +309,7 @@ CREATE FUNCTION bismarck.train_logistic(
 CREATE FUNCTION bismarck.train_svm(
         model text, source regclass, features text, label text,
         epochs integer DEFAULT 20, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 0.95, l2 double precision DEFAULT 0.0001,
+        decay double precision DEFAULT 0.95, l2 double precision DEFAULT 0.01,
         l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,

@@ -62,6 +62,7 @@ struct LinearParams {
     void gradient_step(const Row &x, double g, const StepParams &s) {
         const double shrink = 1.0 - s.alpha * s.l2;
         const double c = -s.alpha * g;
+        if (c == 0.0 && s.l2 == 0.0 && s.l1 == 0.0) return;  // e.g. a hinge outside the margin
         if (s.l1 > 0.0) {
             const double t = s.alpha * s.l1;
             x.for_each([&](int64_t j, double v) {
@@ -112,15 +113,22 @@ struct SplitMix64 {
 
 namespace bismarck::igd {
 
-// One row of a supervised linear model: the loss of the previous epoch's model `prev` on the row
-// is returned (so an epoch reports the exact objective of the model it started from, in the same
-// scan), then the model `w` takes one gradient step.
+// One row of a supervised linear model. One pass over the row computes both the score of the
+// previous epoch's model `prev` (whose loss on the row is returned, so that an epoch reports the
+// exact objective of the model it started from, in the same scan) and the score of the current
+// model `w`; then the model takes its gradient step.
 template <class Model, class A, class Row>
 double supervised_step(LinearParams<A> w, const LinearParams<PlainAccess> &prev, const Row &x,
                        double y, const StepParams &s) {
-    const double loss = Model::loss(y * prev.margin(x));
-    Model::step(w, x, y, s);
-    return loss;
+    double z = 0.0, z_prev = 0.0;
+    x.for_each([&](int64_t j, double v) {
+        z += A::load(w.w + j) * v;
+        z_prev += prev.w[j] * v;
+    });
+    z += w.intercept();
+    z_prev += prev.intercept();
+    Model::step(w, x, y, z, s);
+    return Model::loss(y * z_prev);
 }
 
 // L2 and L1 terms of the objective of a linear model (the intercept is not regularised).

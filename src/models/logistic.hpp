@@ -19,9 +19,11 @@ struct Logistic {
     static double gradient(double m, double y) { return -y / (1.0 + std::exp(m)); }
 
     // w <- w - alpha (grad loss + regularisers)
+    // given the current score z = w·x + b
     template <class A, class Row>
-    static void step(igd::LinearParams<A> w, const Row &x, double y, const igd::StepParams &s) {
-        w.gradient_step(x, gradient(y * w.margin(x), y), s);
+    static void step(igd::LinearParams<A> w, const Row &x, double y, double z,
+                     const igd::StepParams &s) {
+        w.gradient_step(x, gradient(y * z, y), s);
     }
 
     // P(y = +1 | x) = 1 / (1 + e^-z)

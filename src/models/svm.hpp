@@ -16,9 +16,11 @@ struct Svm {
     static double gradient(double m, double y) { return m < 1.0 ? -y : 0.0; }
 
     // w <- w - alpha (subgradient + regularisers)
+    // given the current score z = w·x + b
     template <class A, class Row>
-    static void step(igd::LinearParams<A> w, const Row &x, double y, const igd::StepParams &s) {
-        w.gradient_step(x, gradient(y * w.margin(x), y), s);
+    static void step(igd::LinearParams<A> w, const Row &x, double y, double z,
+                     const igd::StepParams &s) {
+        w.gradient_step(x, gradient(y * z, y), s);
     }
 };
 

@@ -19,6 +19,7 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "access/parallel.h"
 }
 
@@ -168,6 +169,22 @@ void dimension_error(int64_t got, int64_t expected, const StateHeader *h) {
          "Every row's feature vector must have the model's dimension.");
 }
 
+// A per-process buffer for one standardised row, grown as needed and reused by every row.
+double *scratch(int64_t n) {
+    static double *buffer = nullptr;
+    static int64_t capacity = 0;
+    if (n > capacity) {
+        pg_call([&] {
+            double *b = static_cast<double *>(
+                MemoryContextAlloc(TopMemoryContext, sizeof(double) * size_t(n)));
+            if (buffer) pfree(buffer);
+            buffer = b;
+        });
+        capacity = n;
+    }
+    return buffer;
+}
+
 template <class T>
 void dense_row(StateHeader *h, ArrayType *a, double y) {
     if (ARR_NDIM(a) > 1)
@@ -180,12 +197,17 @@ void dense_row(StateHeader *h, ArrayType *a, double y) {
     const int64_t n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
     if (n != h->dim) dimension_error(n, h->dim, h);
     const double *scaler = igd::state_scaler(h);
-    DenseRow<T> x{reinterpret_cast<const T *>(ARR_DATA_PTR(a)), n};
+    const T *raw = reinterpret_cast<const T *>(ARR_DATA_PTR(a));
     if (scaler) {
-        x.mean = scaler;
-        x.inv_scale = scaler + h->dim;
+        // Standardise once into a reused buffer: the step then makes two plain passes over it
+        // (both scores, then the update) instead of standardising in each.
+        double *z = scratch(n);
+        const double *mean = scaler, *inv = scaler + h->dim;
+        for (int64_t j = 0; j < n; ++j) z[j] = (double(raw[j]) - mean[j]) * inv[j];
+        linear_row(h, DenseRow<double>{z, n}, y);
+    } else {
+        linear_row(h, DenseRow<T>{raw, n}, y);
     }
-    linear_row(h, x, y);
 }
 
 }  // namespace
