@@ -129,3 +129,4 @@ BEGIN
   EXECUTE format('SELECT count(*) FROM %I', tbl) INTO rows;
   RETURN rows;
 END $$;
+

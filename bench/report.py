@@ -57,7 +57,7 @@ def workers_ran(names):
 def fmt_s(v):
     if v != v:
         return "n/a"
-    return f"{v:.3f}" if v >= 0.1 else f"{v * 1000:.1f} ms"
+    return f"{v:.3f} s" if v >= 0.1 else f"{v * 1000:.1f} ms"
 
 
 def ratio(a, b):
@@ -147,6 +147,8 @@ w(table(["", ""], [
     ["sizes", machine.get("sizes", "")],
     ["epochs", machine.get("epochs", "")],
     ["total run time", f"{float(machine.get('total_seconds', 'nan')):.0f} s"],
+    ["load average (1, 5, 15 min)", f"{machine.get('load_start', '?')} at the start, {machine.get('load_end', '?')} at the end "
+                                    "(anything above 0 is another process competing for the cores)"],
 ]))
 
 # ---- headline
@@ -179,8 +181,11 @@ w("Goal: an epoch at most **1.3x** a bare scan. The bare scan reads the same col
   "(`sum(bismarck.decision_function(bismarck.logistic_init(d), x))`, a by-value model: one "
   "multiply-add per element in C) is the fairer floor for a linear model, since an epoch must "
   "read every element; a SQL aggregate over the elements (`unnest`) is far slower and is shown "
-  "only to say so. Hand-written epochs start from the model trained below (so they standardise "
-  "the features as the driver does).\n")
+  "only to say so. On `sparse` the values are TOASTed (out of line): `sum(nnz(x))` reads only the "
+  "first chunk of each value, `sum(cardinality(ARRAY[x]))` detoasts it whole as an epoch must, "
+  "so the latter is the bare scan. Hand-written epochs start from the model the driver trained "
+  "below (so they standardise the features as the driver does); in a parallel plan they run "
+  "as model averaging (the combine function averages the per-process models).\n")
 for ds in [d for d in dict.fromkeys(meas[meas.section == "limit"].dataset)]:
     sub = meas[(meas.section == "limit") & (meas.dataset == ds) & (meas.metric == "median_s")]
     scan = sub[sub["item"].str.startswith("bare scan")].value
@@ -194,7 +199,8 @@ w("**The training driver's epochs** (`bismarck.training_log`, `shuffle => 'never
   f"{int(runs[runs.section == 'limit'].run.max())} runs of 5 epochs; serial):\n")
 rows = []
 for ds, task, scan_item in [("dense", "logistic", "bare scan: sum(x[54])"), ("dense", "svm", "bare scan: sum(x[54])"),
-                            ("sparse", "logistic", "bare scan: sum(nnz(x))"), ("sparse", "svm", "bare scan: sum(nnz(x))"),
+                            ("sparse", "logistic", "bare scan: sum(cardinality(ARRAY[x]))"),
+                            ("sparse", "svm", "bare scan: sum(cardinality(ARRAY[x]))"),
                             ("ratings", "lmf", "bare scan: sum(user+movie+rating)")]:
     s = sec_per_epoch(group(section="limit", dataset=ds, task=task).model)
     scan = m("limit", ds, scan_item)
@@ -267,7 +273,8 @@ w("## 4. Parallelism\n")
 w(f"`shuffle => 'once'`, fixed step size, {machine.get('epochs_parallel', '?')} epochs, "
   f"{machine.get('reps', '?').split(', ')[-1]};  s/epoch is the median over every epoch of every run; *workers ran* is what "
   "`training_log.workers` reports (the leader participates too: 2 workers = 3 processes on "
-  f"{machine.get('cores', '?')} cores).\n")
+  f"{machine.get('cores', '?')} cores). *model_averaging, generic plan*: the same call after "
+  "`SET plan_cache_mode = force_generic_plan` (see the note below the tables).\n")
 for task, ds in (("logistic", "dense"), ("lmf", "ratings")):
     g = group(section="parallel", task=task)
     if not len(g):
@@ -284,6 +291,13 @@ for task, ds in (("logistic", "dense"), ("lmf", "ratings")):
     w(f"**{task} on {ds}**\n")
     w(table(["parallelism", "workers asked", "workers ran", "s/epoch", "speedup vs serial",
              "final loss (median)"], rows))
+    w("Note: the driver prepares its epoch query once, but PostgreSQL plans the first five "
+      "executions as custom plans with the model state inlined as a constant; a parallel plan "
+      "is sent to each worker as text, constant included. With model averaging the state holds "
+      "the whole model, so for LMF each epoch ships megabytes of text per worker: the epochs "
+      "slow down, and a worker that starts too late finds no rows left (*workers ran* 0). "
+      "Forcing a generic plan (the state stays a parameter, passed in binary) removes it.\n"
+      if task == "lmf" else "")
     png = plot(f"parallel_{task}", f"{task} on {ds}: loss per epoch by parallelism",
                [("epochs", "loss (objective)", series, task == "lmf")])
     if png:
@@ -300,10 +314,10 @@ rows, xs, y_scan, y_lr, y_sm, y_mem, y_scanmem = [], [], [], [], [], [], []
 for t in dict.fromkeys(runs[runs.section == "scale"].dataset):
     n = m("data", t, "table", "rows")
     scan = m("scale", t, "bare scan: sum(x[54])")
-    pscan = m("scale", t, "bare scan, parallel 2: sum(x[54])")
+    pscan = m("scale", t, "bare scan (parallel 2): sum(x[54])")
     ser = group(section="scale", dataset=t, config="serial")
     shm = group(section="scale", dataset=t, config="shared_memory")
-    once = group(section="scale", dataset=t, config="serial, shuffle once")
+    once = group(section="scale", dataset=t, config="serial shuffle once")
     s_ser, s_shm = sec_per_epoch(ser.model), sec_per_epoch(shm.model)
     hwm = float(ser.vmhwm_kb.max())
     rows.append([f"`{t}`", f"{int(n):,}", mb(m("data", t, "table", "bytes") / 1024), fmt_s(scan), fmt_s(s_ser),
@@ -329,7 +343,7 @@ w("## 6. Prediction: scoring every row of the largest table by model name\n")
 for ds in dict.fromkeys(meas[meas.section == "predict"].dataset):
     sub = meas[(meas.section == "predict") & (meas.dataset == ds) & (meas.metric == "median_s")]
     scan = m("predict", ds, "bare scan: sum(x[54])")
-    n = m("data", ds.split(",")[0], "table", "rows")
+    n = m("data", ds.split(" ")[0], "table", "rows")
     rows = [[f"`{it}`", fmt_s(v), ratio(v, scan), f"{n / v / 1e6:.2f} M"] for it, v in zip(sub["item"], sub.value)]
     w(f"**{ds}**\n")
     w(table(["query (sum over all rows)", "time", "vs bare scan", "rows/s"], rows))

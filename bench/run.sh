@@ -48,7 +48,7 @@ psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 # measurements.csv: section,dataset,item,metric,value
 echo "section,dataset,item,metric,value" >"$raw/measurements.csv"
-rec() { echo "$1,$2,$3,$4,$5" >>"$raw/measurements.csv"; }
+rec() { echo "$1,\"$2\",\"$3\",$4,$5" >>"$raw/measurements.csv"; }
 
 SERIAL="SET max_parallel_workers_per_gather = 0; SET synchronize_seqscans = off;"
 parallel() {  # the settings of a forced parallel plan with $1 workers
@@ -71,16 +71,19 @@ timeset() {
   for ((r = 0; r < REPS; r++)); do
     for i in "${!queries[@]}"; do script+="\\echo @@${names[$i]}"$'\n'"${queries[$i]};"$'\n'; done
   done
-  psql_q <<<"$script" | awk -v sec="$section" -v ds="$dataset" '
+  psql_q <<<"$script" | awk -v sec="$section" -v ds="$dataset" -v out="$raw/measurements.csv" '
     /^@@/ { name = substr($0, 3); next }
     /^Time: / { t[name] = t[name] " " $2 / 1000; if (!(name in seen)) { seen[name] = 1; order[++n] = name } }
     END {
       for (k = 1; k <= n; k++) {
         m = split(substr(t[order[k]], 2), v, " ")
         for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (v[b] < v[a]) { x = v[a]; v[a] = v[b]; v[b] = x }
-        printf "%s,%s,%s,median_s,%.6f\n%s,%s,%s,min_s,%.6f\n%s,%s,%s,max_s,%.6f\n", sec, ds, order[k], v[int((m + 1) / 2)], sec, ds, order[k], v[1], sec, ds, order[k], v[m]
+        q = "\""
+        printf "%s,%s,%s,median_s,%.6f\n", sec, q ds q, q order[k] q, v[int((m + 1) / 2)] >> out
+        printf "%s,%s,%s,min_s,%.6f\n%s,%s,%s,max_s,%.6f\n", sec, q ds q, q order[k] q, v[1], sec, q ds q, q order[k] q, v[m] >> out
+        printf "    %-28s %-42s %8.4f s\n", ds, order[k], v[int((m + 1) / 2)] > "/dev/stderr"
       }
-    }' | tee -a "$raw/measurements.csv" | awk -F, '$4 == "median_s" { printf "    %-28s %-40s %8.4f s\n", $2, $3, $5 }' >&2
+    }' 
 }
 
 # train SECTION DATASET CONFIG WORKERS RUN MODEL TASK SQL
@@ -101,7 +104,7 @@ EOF
 )
   wall=$(awk '/^Time: /{ print $2 / 1000 }' <<<"$o" | tail -1)
   mem=$(grep '^MEM|' <<<"$o" | cut -d'|' -f2- | tr '|' ',')
-  echo "$model,$section,$dataset,$config,$workers,$run,$task,$wall,$mem" >>"$raw/runs.csv"
+  echo "$model,$section,\"$dataset\",\"$config\",$workers,$run,$task,$wall,$mem" >>"$raw/runs.csv"
   printf '    %-40s %8.3f s  (%s)\n' "$model" "$wall" "$(grep "^$model|" <<<"$o" | cut -d'|' -f6,7,10-12)" >&2
 }
 
@@ -129,6 +132,7 @@ log "mode $MODE: dense $N_DENSE x 54, sparse $N_SPARSE x $SPARSE_DIM, ratings $R
   echo "cores=$(nproc)"
   echo "memory_gb=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)"
   echo "kernel=$(uname -r)"
+  echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- src sql 2>/dev/null || echo ' (src/sql modified)')"
   echo "python=$($PY -c 'import sys, sklearn; print(sys.version.split()[0], "scikit-learn", sklearn.__version__)')"
   echo "sizes=dense $N_DENSE (test $N_DENSE_TEST), sparse $N_SPARSE x $SPARSE_DIM (test $N_SPARSE_TEST), ratings $RATINGS ($USERS users x $MOVIES movies), scale x$(echo $SCALES | tr ' ' ',')"
@@ -220,17 +224,19 @@ dense_queries=(
 timeset limit dense "$SERIAL" "${dense_queries[@]}" \
   "SQL sum over elements (unnest)" "SELECT sum(v) FROM dense, unnest(x) AS v"
 for w in 1 2; do
-  timeset limit "dense, parallel $w" "$(parallel $w)" "${dense_queries[@]}"
+  timeset limit "dense (parallel $w)" "$(parallel $w)" "${dense_queries[@]}"
 done
 sparse_init="bismarck.logistic_init($SPARSE_DIM)"
+# nnz() reads only the first TOAST chunk of a value; ARRAY[x] detoasts it whole, as an epoch must.
 timeset limit sparse "$SERIAL" \
-  "bare scan: sum(nnz(x))" "SELECT sum(bismarck.nnz(x)) FROM sparse" \
+  "bare scan: sum(cardinality(ARRAY[x]))" "SELECT sum(cardinality(ARRAY[x])) FROM sparse" \
+  "header-only scan: sum(nnz(x))" "SELECT sum(bismarck.nnz(x)) FROM sparse" \
   "C dot-product scan" "SELECT sum(bismarck.decision_function($sparse_init, x)) FROM sparse" \
   "LR epoch (hand-written)" "SELECT bismarck.epoch_loss(bismarck.logistic_epoch(x, label, $(state pl_lr_sparse_1))) FROM sparse" \
   "SVM epoch (hand-written)" "SELECT bismarck.epoch_loss(bismarck.svm_epoch(x, label, $(state pl_svm_sparse_1))) FROM sparse"
 lmf_init="bismarck.lmf_init($USERS, $MOVIES, $RANK, 0.01)"
 for w in 0 2; do
-  if ((w == 0)); then setup=$SERIAL ds=ratings; else setup=$(parallel $w) ds="ratings, parallel $w"; fi
+  if ((w == 0)); then setup=$SERIAL ds=ratings; else setup=$(parallel $w) ds="ratings (parallel $w)"; fi
   timeset limit "$ds" "$setup" \
     "bare scan: sum(user+movie+rating)" "SELECT sum(user_id + movie_id + rating) FROM ratings" \
     "LMF epoch (hand-written)" "SELECT bismarck.epoch_loss(bismarck.lmf_epoch(user_id, movie_id, rating, $lmf_init)) FROM ratings"
@@ -239,9 +245,8 @@ done
 ######################################################################### 2. peers
 log "2. peers: bismarck shuffle once + train in place, $EPOCHS epochs"
 timeset peers dense "$SERIAL" "bismarck.shuffle (copy in a random order)" \
-  "SELECT bismarck.shuffle('dense', 'dense_shuffled_' || (random() * 1e9)::bigint, seed => 1)"
-psql_q -c "SELECT format('DROP TABLE %s', relname) FROM pg_class WHERE relname LIKE 'dense_shuffled_%' AND relkind = 'r'" |
-  psql_q >/dev/null
+  "SELECT bismarck.shuffle('dense', 'dense_shuffled_' || (extract(epoch FROM clock_timestamp()) * 1e6)::bigint, seed => 1)"
+psql_q <<<"SELECT format('DROP TABLE %I', relname) FROM pg_class WHERE relname LIKE 'dense_shuffled_%' AND relkind = 'r' \gexec" >/dev/null
 for ds in dense sparse; do
   for r in $(seq 1 "$TRAIN_REPS"); do
     train peers "$ds" "shuffle once" 0 "$r" "peer_lr_${ds}_$r" logistic \
@@ -291,6 +296,12 @@ for m in lr lmf; do
           "$(call "par_${m}_${p}_${w}_$r" "parallelism => '$p', workers => $w, $(opts $r)")"
       done
     done
+    # The driver's epoch query gets custom plans with the model state inlined as a constant for
+    # its first executions; a parallel plan ships that constant to every worker as text. With
+    # model averaging the state is the whole model (large for LMF): the same run with the
+    # session forced to generic plans shows the cost.
+    train parallel "$ds" "model_averaging, generic plan" 2 "$r" "par_${m}_model_averaging_generic_2_$r" "$task" \
+      "SET plan_cache_mode = force_generic_plan; $(call "par_${m}_model_averaging_generic_2_$r" "parallelism => 'model_averaging', workers => 2, $(opts $r)")"
   done
 done
 
@@ -298,7 +309,7 @@ done
 log "5. scale: ${scale_tables[*]} ($SCALE_EPOCHS epochs, shuffle never)"
 for t in "${scale_tables[@]}"; do
   timeset scale "$t" "$SERIAL" "bare scan: sum(x[54])" "SELECT sum(x[54]) FROM $t"
-  timeset scale "$t" "$(parallel 2)" "bare scan, parallel 2: sum(x[54])" "SELECT sum(x[54]) FROM $t"
+  timeset scale "$t" "$(parallel 2)" "bare scan (parallel 2): sum(x[54])" "SELECT sum(x[54]) FROM $t"
   scan_memory "$t" "$t" "SELECT sum(x[54]) FROM $t"
   for r in $(seq 1 "$TRAIN_REPS"); do
     train scale "$t" serial 0 "$r" "scale_lr_${t}_serial_$r" logistic \
@@ -307,25 +318,26 @@ for t in "${scale_tables[@]}"; do
       "SELECT * FROM bismarck.train_logistic('scale_lr_${t}_shared_memory_$r', '$t', 'x', 'label', epochs => $SCALE_EPOCHS, shuffle => 'never', step_size => $a_lr_dense, parallelism => 'shared_memory', workers => 2, $(opts $r))"
   done
   # The default path (shuffle once): its scratch copy and sort are part of the peak.
-  train scale "$t" "serial, shuffle once" 0 1 "scale_lr_${t}_once_1" logistic \
+  train scale "$t" "serial shuffle once" 0 1 "scale_lr_${t}_once_1" logistic \
     "SELECT * FROM bismarck.train_logistic('scale_lr_${t}_once_1', '$t', 'x', 'label', epochs => $SCALE_EPOCHS, $(opts 1))"
 done
 
 ###################################################################### 6. prediction
 log "6. prediction: every row of $largest"
 for w in 0 2; do
-  if ((w == 0)); then setup=$SERIAL ds=$largest; else setup=$(parallel $w) ds="$largest, parallel $w"; fi
+  if ((w == 0)); then setup=$SERIAL ds=$largest; else setup=$(parallel $w) ds="$largest (parallel $w)"; fi
   timeset predict "$ds" "$setup" \
     "bare scan: sum(x[54])" "SELECT sum(x[54]) FROM $largest" \
-    "predict_proba('lr', x)" "SELECT sum(bismarck.predict_proba('peer_lr_dense_1', x)) FROM $largest" \
-    "decision_function('svm', x)" "SELECT sum(bismarck.decision_function('peer_svm_dense_1', x)) FROM $largest" \
-    "predict('lr', x) (class)" "SELECT sum(bismarck.predict('peer_lr_dense_1', x)) FROM $largest"
+    "predict_proba(LR model by name, x)" "SELECT sum(bismarck.predict_proba('peer_lr_dense_1', x)) FROM $largest" \
+    "decision_function(SVM model by name, x)" "SELECT sum(bismarck.decision_function('peer_svm_dense_1', x)) FROM $largest" \
+    "predict(LR model by name, x): class" "SELECT sum(bismarck.predict('peer_lr_dense_1', x)) FROM $largest"
 done
 
 ##################################################################### export, report
 psql_q -c "\\copy (SELECT model, epoch, loss, step_size, seconds, rows, parallelism, workers FROM bismarck.training_log ORDER BY model, epoch) TO '$raw/training_log.csv' CSV HEADER"
 psql_q -c "\\copy (SELECT name, task, epochs, loss, seconds, options FROM bismarck.models ORDER BY name) TO '$raw/models.csv' CSV HEADER"
 echo "total_seconds=$(echo "$(date +%s.%N) - $started" | bc)" >>"$raw/machine.txt"
+echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw/machine.txt"
 log "writing the report"
 "$PY" "$here/report.py" "$out"
 log "done: $out/report.md"

@@ -263,7 +263,9 @@ SELECT pg_catalog.pg_extension_config_dump('bismarck.model_store', '');
 SELECT pg_catalog.pg_extension_config_dump('bismarck.log_store', '');
 SELECT pg_catalog.pg_extension_config_dump('bismarck.grant_store', '');
 
-CREATE VIEW bismarck.models AS
+-- Both views are security barriers: a user's cheap function in a WHERE clause must not run on
+-- the rows of models the user may not see (a leaky function would print their names and states).
+CREATE VIEW bismarck.models WITH (security_barrier) AS
     SELECT m.name, m.task, m.source, m.columns, m.dimension, m.rows_used, m.rows_skipped,
            m.options, m.epochs, m.loss, m.seconds, m.created_at,
            m.owner::regrole AS owner,
@@ -276,7 +278,7 @@ CREATE VIEW bismarck.models AS
                     WHERE g.model = m.name
                       AND (g.grantee = 0 OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
 COMMENT ON VIEW bismarck.models IS 'the models you own or were granted: one row per model';
-CREATE VIEW bismarck.training_log AS
+CREATE VIEW bismarck.training_log WITH (security_barrier) AS
     SELECT l.model, l.epoch, l.loss, l.step_size, l.seconds, l.rows_seen AS rows,
            l.parallelism, l.workers, l.logged_at
       FROM bismarck.log_store l
@@ -300,7 +302,7 @@ CREATE FUNCTION bismarck.train_logistic(
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true)
+        standardize boolean DEFAULT true, batch integer DEFAULT 1)
     RETURNS TABLE (model text, task text, rows bigint, skipped bigint, dimension bigint,
                    epochs integer, loss double precision, step_size double precision,
                    seconds double precision, converged boolean, parallelism text,
@@ -314,7 +316,7 @@ CREATE FUNCTION bismarck.train_svm(
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true)
+        standardize boolean DEFAULT true, batch integer DEFAULT 1)
     RETURNS TABLE (model text, task text, rows bigint, skipped bigint, dimension bigint,
                    epochs integer, loss double precision, step_size double precision,
                    seconds double precision, converged boolean, parallelism text,

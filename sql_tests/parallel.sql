@@ -31,6 +31,11 @@ SELECT p.mode, t.loss < :lmf_serial * (CASE p.mode WHEN 'shared_memory' THEN 1.0
        LATERAL bismarck.train_lmf('l_' || p.mode, 'ratings', 'u', 'm', 'r', rank => 4, seed => 1,
                                   epochs => 5, step_size => 0.02, parallelism => p.mode, workers => 2) t
  ORDER BY 1;
+-- shared memory with batched updates (each process applies 16 rows' updates at once)
+SELECT loss < :serial_loss * 1.05 AS batched_close, workers > 0 AS workers_ran
+  FROM bismarck.train_logistic('b_batched', 'par', 'x', 'y', seed => 1, epochs => 5,
+                               parallelism => 'shared_memory', workers => 2, batch => 16);
+SELECT options->>'batch' AS batch FROM bismarck.models WHERE name = 'b_batched';
 -- the log records the mode and the workers of every epoch
 SELECT model, parallelism, count(*) AS epochs, bool_and(workers > 0) AS workers_every_epoch
   FROM bismarck.training_log WHERE model LIKE 'p\_%' GROUP BY 1, 2 ORDER BY 1;

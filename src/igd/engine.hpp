@@ -131,6 +131,43 @@ double supervised_step(LinearParams<A> w, const LinearParams<PlainAccess> &prev,
     return Model::loss(y * z_prev);
 }
 
+// The same row for a batched Hogwild step: the scores and the loss as above, but the update
+// -alpha g x is added to a process-local `pending` block instead of the shared model; the caller
+// applies the block every few rows (apply_pending), so that processes contend for the model's
+// cache lines once per batch rather than once per row.
+template <class Model, class A, class Row>
+double supervised_gradient(const LinearParams<A> &w, const LinearParams<PlainAccess> &prev,
+                           const Row &x, double y, double alpha, double *pending) {
+    double z = 0.0, z_prev = 0.0;
+    x.for_each([&](int64_t j, double v) {
+        z += A::load(w.w + j) * v;
+        z_prev += prev.w[j] * v;
+    });
+    z += w.intercept();
+    z_prev += prev.intercept();
+    const double c = -alpha * Model::gradient(y * z, y);
+    if (c != 0.0) {
+        x.for_each([&](int64_t j, double v) { pending[j] += c * v; });
+        pending[w.dim] += c;
+    }
+    return Model::loss(y * z_prev);
+}
+
+// Applies `rows` rows' batched updates to the model and clears them: the regularisers' shrink
+// and soft threshold of those rows are applied at once.
+template <class A>
+void apply_pending(LinearParams<A> w, double *pending, int64_t rows, const StepParams &s) {
+    const double shrink = std::max(0.0, 1.0 - double(rows) * s.alpha * s.l2);
+    const double t = double(rows) * s.alpha * s.l1;
+    for (int64_t j = 0; j < w.dim; ++j) {
+        const double v = shrink * A::load(w.w + j) + pending[j];
+        A::store(w.w + j, t > 0.0 ? soft_threshold(v, t) : v);
+        pending[j] = 0.0;
+    }
+    A::store(w.w + w.dim, A::load(w.w + w.dim) + pending[w.dim]);
+    pending[w.dim] = 0.0;
+}
+
 // L2 and L1 terms of the objective of a linear model (the intercept is not regularised).
 inline double linear_penalty(const double *w, int64_t dim, double l2, double l1) {
     double sq = 0.0, ab = 0.0;

@@ -57,8 +57,10 @@ inline constexpr uint8_t kShared = 2;  // params live in a shared segment, not i
 // two copies): 50 million doubles.
 inline constexpr int64_t kMaxParams = 50'000'000;
 
+// A shared state keeps no parameters (they live in the shared segment); inside an epoch its
+// `prev` block holds instead the updates the process has batched but not yet applied.
 inline size_t state_bytes(int64_t n_params, int64_t n_scaler, bool with_prev, bool shared) {
-    const int64_t stored = shared ? 0 : n_params * (with_prev ? 2 : 1);
+    const int64_t stored = shared ? (with_prev ? n_params : 0) : n_params * (with_prev ? 2 : 1);
     return sizeof(StateHeader) + sizeof(double) * size_t(stored + n_scaler);
 }
 
@@ -72,7 +74,7 @@ inline const double *state_scaler(const StateHeader *h) {
     return h->n_scaler ? state_params(h) + ((h->flags & kShared) ? 0 : h->n_params) : nullptr;
 }
 inline double *state_prev(StateHeader *h) {
-    return state_params(h) + h->n_params + h->n_scaler;
+    return state_params(h) + ((h->flags & kShared) ? 0 : h->n_params) + h->n_scaler;
 }
 
 // Checks that `len` bytes at `p` are a well-formed state: a state can arrive from a user (text

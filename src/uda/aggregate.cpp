@@ -15,7 +15,9 @@
 #include "uda/state.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -40,10 +42,33 @@ inline constexpr uint8_t kEvalOnly = 0x10;      // measure the loss, take no ste
 inline constexpr uint8_t kNoDivergence = 0x20;  // calibration: record divergence, don't raise
 inline constexpr uint8_t kNullIsError = 0x40;   // on_null => 'error'
 
+// The transition and combine functions trust the state they are handed (it is updated in place,
+// row after row, without being validated again), so they run only inside bismarck's own epoch
+// aggregates, which have no initial value: the first row's state is always made by begin_epoch.
+// An aggregate a user declares around them (with an INITCOND, or the combine function as its
+// transition function) would hand them an unchecked state, and a window aggregate gives no way
+// to tell which aggregate is running: both are refused, once per call site.
 MemoryContext aggregate_context(FunctionCallInfo fcinfo, const char *name) {
     MemoryContext context = nullptr;
-    if (!AggCheckCallContext(fcinfo, &context))
+    const int kind = AggCheckCallContext(fcinfo, &context);
+    if (kind == 0)
         fail(ERRCODE_FEATURE_NOT_SUPPORTED, std::string(name) + " must be called as an aggregate");
+    if (fcinfo->flinfo->fn_extra == nullptr) {
+        const Aggref *agg = kind == AGG_CONTEXT_AGGREGATE ? AggGetAggref(fcinfo) : nullptr;
+        Oid agg_nsp = InvalidOid, own_nsp = InvalidOid;
+        if (agg != nullptr)
+            pg_call([&] {
+                agg_nsp = get_func_namespace(agg->aggfnoid);
+                own_nsp = get_namespace_oid("bismarck", false);
+            });
+        if (agg == nullptr || agg_nsp != own_nsp)
+            fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+                 std::string(name) + " can only run inside bismarck's own epoch aggregates", {},
+                 "Use bismarck.logistic_epoch, svm_epoch or lmf_epoch (not as a window function).");
+        pg_call([&] {
+            fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 1);
+        });
+    }
     return context;
 }
 
@@ -79,6 +104,13 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, int model_arg, MemoryContext c
              {}, "Use " + expected.substr(0, expected.size() - 5) + "_epoch for this state.");
     if (models::is_linear(task_of(in)) != linear)
         fail(ERRCODE_INVALID_PARAMETER_VALUE, "model state does not fit this aggregate");
+    // Shared-memory parallelism needs the segment a training run created (the lock lives there).
+    const auto par = igd::Parallelism(in->parallelism);
+    if ((par == igd::Parallelism::shared_memory || par == igd::Parallelism::shared_memory_locked) &&
+        !(in->flags & igd::kShared))
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "model state asks for shared-memory parallelism but has no shared-memory model", {},
+             "Only bismarck's training functions run shared-memory epochs.");
     MemoryContext old = MemoryContextSwitchTo(context);
     StateHeader *h = copy_state(in, true);
     MemoryContextSwitchTo(old);
@@ -129,9 +161,14 @@ void linear_row(StateHeader *h, const Row &x, double y) {
         using M = decltype(model);
         if (eval_only) return M::loss(y * prev.margin(x));
         switch (igd::Parallelism(h->parallelism)) {
-            case igd::Parallelism::shared_memory:
-                return igd::supervised_step<M>(LinearParams<RelaxedAccess>{m.params, d}, prev, x, y,
-                                               s);
+            case igd::Parallelism::shared_memory: {
+                const LinearParams<RelaxedAccess> w{m.params, d};
+                if (h->batch <= 1) return igd::supervised_step<M>(w, prev, x, y, s);
+                double *pending = igd::state_prev(h);
+                const double l = igd::supervised_gradient<M>(w, prev, x, y, s.alpha, pending);
+                if ((h->rows_seen + 1) % h->batch == 0) igd::apply_pending(w, pending, h->batch, s);
+                return l;
+            }
             case igd::Parallelism::shared_memory_locked: {
                 SpinLockAcquire(&m.shared->lock);
                 const double l =
@@ -317,10 +354,8 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
     if (PG_ARGISNULL(0)) {
         MemoryContext old = MemoryContextSwitchTo(context);
         StateHeader *c = copy_state(b, true);
-        if (!(b->flags & bismarck::igd::kShared))
-            memcpy(bismarck::igd::state_prev(c),
-                   bismarck::igd::state_prev(const_cast<StateHeader *>(b)),
-                   sizeof(double) * b->n_params);
+        memcpy(bismarck::igd::state_prev(c), bismarck::igd::state_prev(const_cast<StateHeader *>(b)),
+               sizeof(double) * b->n_params);
         MemoryContextSwitchTo(old);
         PG_RETURN_POINTER(c);
     }
@@ -338,6 +373,12 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
             const bismarck::models::Lmf::Shape s{a->rows, a->cols, a->dim};
             for (int64_t k = s.row_seen(0); k < s.size(); ++k) pa[k] = pa[k] != 0.0 ? 1.0 : 0.0;
         }
+    }
+    if ((a->flags & bismarck::igd::kShared) && (a->flags & bismarck::igd::kHasPrev)) {
+        // batched updates not yet applied: the driver applies their sum after the epoch
+        double *pa = bismarck::igd::state_prev(a);
+        const double *pb = bismarck::igd::state_prev(const_cast<StateHeader *>(b));
+        for (int64_t k = 0; k < a->n_params; ++k) pa[k] += pb[k];
     }
     a->rows_seen = n;
     a->participants += b->participants;

@@ -64,9 +64,9 @@ spi::Arg text_arg(const std::string &s) {
     return {TEXTOID, PointerGetDatum(t)};
 }
 
-bool may_use_as(Oid owner) {
+bool may_use_as(Oid owner, Oid caller = GetUserId()) {
     bool ok = false;
-    pg_call([&] { ok = has_privs_of_role(GetUserId(), owner); });
+    pg_call([&] { ok = has_privs_of_role(caller, owner); });
     return ok;
 }
 
@@ -86,9 +86,12 @@ bool exists(const std::string &name, Oid *owner) {
     bool found = false;
     as_store_owner([&] {
         spi::connect();
-        // not read-only: a fresh snapshot sees what this transaction wrote a moment ago
-        const uint64_t n = spi::exec("SELECT owner FROM bismarck.model_store WHERE name = $1",
-                                     {text_arg(name)}, false);
+        // not read-only: a fresh snapshot sees what this transaction wrote a moment ago. The row
+        // is locked until the end of the transaction, so the owner checked by the caller is still
+        // the owner when it writes (no other session can replace or drop the model meanwhile).
+        const uint64_t n = spi::exec(
+            "SELECT owner FROM bismarck.model_store WHERE name = $1 FOR UPDATE", {text_arg(name)},
+            false);
         if (n > 0) {
             found = true;
             bool isnull;
@@ -142,6 +145,26 @@ void log_epoch(const std::string &name, int epoch, double loss, double step, dou
 
 void save(const Record &r) {
     const Oid caller = GetUserId();
+    // A model of that name may have been committed by another session since the training run
+    // checked (check_can_write): look again, with the row locked, and never replace a model the
+    // caller may not replace.
+    Oid other_owner = InvalidOid;
+    as_store_owner([&] {
+        spi::connect();
+        const uint64_t n = spi::exec(
+            "SELECT owner FROM bismarck.model_store WHERE name = $1 FOR UPDATE",
+            {text_arg(r.name)}, false);
+        if (n > 0) {
+            bool isnull;
+            const Oid owner = DatumGetObjectId(spi::value(0, 1, &isnull));
+            if (!may_use_as(owner, caller)) other_owner = owner;
+        }
+        spi::finish();
+    });
+    if (OidIsValid(other_owner))
+        fail(ERRCODE_INSUFFICIENT_PRIVILEGE,
+             "permission denied to replace model \"" + r.name + "\"",
+             "Another role created a model of that name while this one was training.");
     as_store_owner([&] {
         spi::connect();
         spi::exec("DELETE FROM bismarck.model_store WHERE name = $1", {text_arg(r.name)});

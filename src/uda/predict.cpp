@@ -43,6 +43,11 @@ struct Loaded {
 };
 
 Loaded *fold(const StateHeader *h, MemoryContext mcxt, Loaded *into) {
+    // The state of a shared-memory epoch in progress carries no parameters (they live in the
+    // training run's segment): there is nothing to predict with.
+    if (h->flags & igd::kShared)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "model state holds no parameters (it belongs to a shared-memory epoch in progress)");
     Loaded *m = into ? into : static_cast<Loaded *>(MemoryContextAllocZero(mcxt, sizeof(Loaded)));
     m->header = *h;
     m->task = task_of(h);
@@ -227,7 +232,8 @@ BISMARCK_FUNCTION(bismarck_recommend) {
     if (exclude_seen) {
         spi::connect();
         spi::exec(
-            "SELECT m.source, m.columns[1], m.columns[2] FROM bismarck.models m WHERE m.name = " +
+            "SELECT m.source, m.columns[1], m.columns[2] FROM bismarck.models m WHERE m.name "
+            "OPERATOR(pg_catalog.=) " +
                 spi::literal(name),
             {}, true);
         if (SPI_processed == 1) {
@@ -235,8 +241,9 @@ BISMARCK_FUNCTION(bismarck_recommend) {
                               cc = spi::text_value(0, 3);
             // The source as stored is already quoted and schema-qualified; read with the
             // caller's privileges.
+            // (operators qualified: nothing on the caller's search_path is picked up)
             spi::exec("SELECT DISTINCT " + spi::ident(cc) + "::int8 FROM " + src + " WHERE " +
-                          spi::ident(rc) + " = " + std::to_string(row),
+                          spi::ident(rc) + " OPERATOR(pg_catalog.=) " + std::to_string(row),
                       {}, true);
             for (uint64_t i = 0; i < SPI_processed; ++i) {
                 const int64_t c = spi::int64_value(i, 1, -1);

@@ -8,6 +8,7 @@
 extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/array.h"
+#include "utils/memutils.h"
 }
 
 #include <cmath>
@@ -31,6 +32,21 @@ ArrayType *new_stats(int64_t dim, MemoryContext context) {
     MemoryContextSwitchTo(old);
     reinterpret_cast<double *>(ARR_DATA_PTR(a))[1] = double(dim);
     return a;
+}
+
+// The data of a state array, after checking that it is one: the functions are public, so a state
+// can also come from a user (an aggregate declared with an INITCOND, or feature_stats_combine used
+// as a transition function), and its length must match the dimension it claims before anything
+// is read or written through it.
+double *stats_data(ArrayType *a) {
+    const bool shaped = ARR_NDIM(a) == 1 && ARR_ELEMTYPE(a) == FLOAT8OID && !ARR_HASNULL(a) &&
+                        ARR_DIMS(a)[0] >= 2;
+    double *s = shaped ? reinterpret_cast<double *>(ARR_DATA_PTR(a)) : nullptr;
+    if (s == nullptr || !(s[1] >= 0.0 && s[1] <= double(MaxArraySize)) ||
+        s[1] != std::floor(s[1]) || int64_t(ARR_DIMS(a)[0]) != 2 + 2 * int64_t(s[1]))
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "not a bismarck.feature_stats state", {},
+             "The state of feature_stats is only made by feature_stats itself.");
+    return s;
 }
 
 template <class T>
@@ -62,7 +78,7 @@ BISMARCK_FUNCTION(bismarck_feature_stats_step) {
                                                 std::to_string(ARR_NDIM(x)) + "-dimensional");
     const int64_t dim = ARR_NDIM(x) == 0 ? 0 : ARR_DIMS(x)[0];
     ArrayType *state = PG_ARGISNULL(0) ? new_stats(dim, context) : PG_GETARG_ARRAYTYPE_P(0);
-    double *s = reinterpret_cast<double *>(ARR_DATA_PTR(state));
+    double *s = stats_data(state);
     const std::string row = std::to_string(int64_t(s[0]) + 1);
     if (int64_t(s[1]) != dim)
         fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
@@ -98,7 +114,7 @@ BISMARCK_FUNCTION(bismarck_feature_stats_combine) {
         PG_RETURN_DATUM(PG_GETARG_DATUM(0));
     }
     ArrayType *b = PG_GETARG_ARRAYTYPE_P(1);
-    const double *sb = reinterpret_cast<const double *>(ARR_DATA_PTR(b));
+    const double *sb = stats_data(b);
     const int64_t dim = int64_t(sb[1]);
     if (PG_ARGISNULL(0)) {
         ArrayType *a = new_stats(dim, context);
@@ -106,7 +122,7 @@ BISMARCK_FUNCTION(bismarck_feature_stats_combine) {
         PG_RETURN_POINTER(a);
     }
     ArrayType *a = PG_GETARG_ARRAYTYPE_P(0);
-    double *sa = reinterpret_cast<double *>(ARR_DATA_PTR(a));
+    double *sa = stats_data(a);
     if (int64_t(sa[1]) != dim)
         fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features have " + std::to_string(dim) +
                                                 " elements in some rows and " +

@@ -43,3 +43,22 @@ BISMARCK_FUNCTION(bismarck_test_raise) {
     }
     return Int32GetDatum(deep_throw(5, kind));
 }
+
+// bismarck_bench_dot(w float8[], x float8[]) returns float8: the baseline of the prediction and
+// epoch benchmarks, a bare dot product of a row with a constant weight array and nothing else.
+// Created only by the benchmark's own SQL, never by the extension.
+extern "C" {
+#include "utils/array.h"
+}
+BISMARCK_FUNCTION(bismarck_bench_dot) {
+    ArrayType *w = PG_GETARG_ARRAYTYPE_P(0);
+    ArrayType *x = PG_GETARG_ARRAYTYPE_P(1);
+    const int n = ArrayGetNItems(ARR_NDIM(x), ARR_DIMS(x));
+    if (ArrayGetNItems(ARR_NDIM(w), ARR_DIMS(w)) != n || ARR_HASNULL(w) || ARR_HASNULL(x))
+        bismarck::uda::fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "dimensions differ");
+    const double *a = reinterpret_cast<const double *>(ARR_DATA_PTR(w));
+    const double *b = reinterpret_cast<const double *>(ARR_DATA_PTR(x));
+    double s = 0.0;
+    for (int j = 0; j < n; ++j) s += a[j] * b[j];
+    PG_RETURN_FLOAT8(s);
+}

@@ -421,6 +421,10 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         if (shared)
             memcpy(segment_prev(shared), segment_params(shared), sizeof(double) * state->n_params);
         StateHeader *out = run.run_epoch(plan, state);
+        if (shared && models::is_linear(task_of(out)) && out->batch > 1)
+            igd::apply_pending(igd::LinearParams<igd::PlainAccess>{segment_params(shared), out->dim},
+                               igd::state_prev(out), out->rows_seen % out->batch,
+                               {state->alpha, out->l2, out->l1, 0.0});
         const double *prev = shared ? segment_prev(shared) : igd::state_prev(out);
         loss = objective(out, prev);
         ran_workers = int(out->participants);
@@ -568,6 +572,10 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     const std::string lname_col = text_arg(fcinfo, 3, "label");
     const bool standardize =
         PG_ARGISNULL(4 + kCommonOptions) ? true : PG_GETARG_BOOL(4 + kCommonOptions);
+    const int batch = PG_ARGISNULL(5 + kCommonOptions) ? 1 : PG_GETARG_INT32(5 + kCommonOptions);
+    if (batch < 1 || batch > 1000000)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "batch must be between 1 and 1000000, not " + std::to_string(batch));
     const Column f = column(relid, run.source_sql, fname_col, "features");
     const Column l = column(relid, run.source_sql, lname_col, "label");
     const Oid sparse_type = bismarck_type("sparsevec");
@@ -668,6 +676,7 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     }
     StateHeader *init =
         new_state(run.task, dim, 0, 0, dim + 1, int64_t(scaler.size()), false, false);
+    init->batch = batch;
     if (!scaler.empty())
         memcpy(bismarck::igd::state_params(init) + dim + 1, scaler.data(),
                sizeof(double) * scaler.size());
@@ -678,7 +687,7 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     rec.source = run.source_sql;
     rec.columns_sql = array_literal({fname_col, lname_col});
     rec.dimension = dim;
-    rec.options_json = std::string(", \"standardize\": ") +
+    rec.options_json = ", \"batch\": " + std::to_string(batch) + ", \"standardize\": " +
                        (standardize && !sparse ? "true" : "false") +
                        ", \"sparse\": " + (sparse ? "true" : "false") +
                        ", \"label_low\": " + (minus_one ? "-1" : "0");
