@@ -261,7 +261,7 @@ struct Run {
     std::string epoch_sql(const std::string &from) const {
         std::string args;
         for (size_t i = 0; i < inputs.size(); ++i)
-            args += (from == source_sql ? inputs[i] : input_names[i]) + ", ";
+            args += input_names[i] + ", ";
         return "SELECT bismarck." + std::string(models::task_name(task)) + "_epoch(" + args +
                "$1) FROM " + from;
     }
@@ -317,7 +317,11 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
 
     // Shuffle once (or never: scan the source as it is).
     if (o.shuffle == "never") {
-        run.table = run.source_sql;
+        // the source as it is, projected to the inputs under the scratch copy's column names
+        std::string cols;
+        for (size_t i = 0; i < run.inputs.size(); ++i)
+            cols += (i ? ", " : "") + run.inputs[i] + " AS " + run.input_names[i];
+        run.table = "(SELECT " + cols + " FROM " + run.source_sql + ") AS source";
     } else {
         run.table = run.shuffled_copy(o.seed, workers);
     }
