@@ -32,7 +32,10 @@ using models::Task;
 
 // A model ready to score rows, in fn_extra. Plain data only: it lives in a memory context.
 struct Loaded {
+    bool by_name;            // loaded by name (else folded from a model_state value)
+    int name_len;
     char name[64];           // by-name form: the model's name
+    Oid feature_type;        // the type of the call site's features argument
     const StateHeader *key;  // by-value form: the state it was folded from
     StateHeader header;      // copy of the state's header
     Task task;
@@ -75,14 +78,25 @@ Loaded *model_for(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0)) fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "model must not be NULL");
     MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
     auto *cached = static_cast<Loaded *>(fcinfo->flinfo->fn_extra);
+    // The hot path, once per row: the same model name as the cached one.
+    if (cached && cached->by_name) {
+        text *t = PG_GETARG_TEXT_PP(0);
+        if (int(VARSIZE_ANY_EXHDR(t)) == cached->name_len &&
+            memcmp(VARDATA_ANY(t), cached->name, cached->name_len) == 0)
+            return cached;
+    }
     const Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
+    const Oid feature_type = fcinfo->nargs > 1 ? get_fn_expr_argtype(fcinfo->flinfo, 1) : InvalidOid;
     if (argtype == TEXTOID) {
         text *t = PG_GETARG_TEXT_PP(0);
         const std::string name(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-        if (cached && name == cached->name) return cached;
         catalog::Model m = catalog::load(name, mcxt);
         Loaded *l = fold(m.state, mcxt, nullptr);
-        strlcpy(l->name, name.c_str(), sizeof l->name);
+        l->by_name = true;
+        l->name_len = int(name.size());
+        memcpy(l->name, name.data(), name.size());  // check_name bounds it to 63 bytes
+        l->name[name.size()] = '\0';
+        l->feature_type = feature_type;
         l->label_low = m.label_low;
         fcinfo->flinfo->fn_extra = l;
         return l;
@@ -97,6 +111,7 @@ Loaded *model_for(FunctionCallInfo fcinfo) {
     MemoryContextSwitchTo(old);
     Loaded *l = fold(h, mcxt, nullptr);
     l->key = reinterpret_cast<const StateHeader *>(raw);
+    l->feature_type = feature_type;
     l->label_low = 0;
     fcinfo->flinfo->fn_extra = l;
     return l;
@@ -117,7 +132,7 @@ void require(const Loaded *m, bool ok, const char *fn, const char *needs) {
 // w·x + b for the row in argument 1.
 double score(FunctionCallInfo fcinfo, const Loaded *m) {
     if (PG_ARGISNULL(1)) return NAN;
-    const Oid type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    const Oid type = m->feature_type;
     double s = m->w[m->dim];
     int64_t n;
     if (type == FLOAT8ARRAYOID || type == FLOAT4ARRAYOID) {
