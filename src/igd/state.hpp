@@ -58,9 +58,10 @@ inline constexpr uint8_t kShared = 2;  // params live in a shared segment, not i
 inline constexpr int64_t kMaxParams = 50'000'000;
 
 // A shared state keeps no parameters (they live in the shared segment); inside an epoch its
-// `prev` block holds instead the updates the process has batched but not yet applied.
+// `prev` block holds instead the updates the process has batched but not yet applied, followed
+// by the process's snapshot of the shared model, refreshed once per batch.
 inline size_t state_bytes(int64_t n_params, int64_t n_scaler, bool with_prev, bool shared) {
-    const int64_t stored = shared ? (with_prev ? n_params : 0) : n_params * (with_prev ? 2 : 1);
+    const int64_t stored = shared ? (with_prev ? 2 * n_params : 0) : n_params * (with_prev ? 2 : 1);
     return sizeof(StateHeader) + sizeof(double) * size_t(stored + n_scaler);
 }
 
