@@ -16,8 +16,8 @@
 --                                          with power-law activity/popularity, 1..5 ratings from
 --                                          hidden rank-20 factors + biases + noise
 --
--- The label column is called "label", not "y": see bench/README (a column named y collides with
--- an alias of the training driver's statistics query).
+-- Columns: dense and sparse tables (id, x, label float8 0/1); ratings (user_id, movie_id bigint,
+-- rating float8): the types the epoch aggregates take, so that no cast runs per row.
 CREATE SCHEMA IF NOT EXISTS bench;
 
 CREATE OR REPLACE FUNCTION bench.make_dense(tbl text, n bigint, seed float8) RETURNS bigint
@@ -130,3 +130,13 @@ BEGIN
   RETURN rows;
 END $$;
 
+
+-- The baseline of the epoch and prediction benchmarks: a bare dot product of a row with a
+-- constant weight array in C, nothing else (bismarck's library has the symbol; only this script
+-- creates a SQL function for it). NULL when the installed library predates it.
+DO $$ BEGIN
+  CREATE OR REPLACE FUNCTION bench.dot(w float8[], x float8[]) RETURNS float8
+    AS '$libdir/bismarck', 'bismarck_bench_dot' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+EXCEPTION WHEN undefined_function THEN
+  RAISE WARNING 'bench.dot: %', SQLERRM;
+END $$;

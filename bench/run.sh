@@ -19,7 +19,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-out=$here/results
+out=${BENCH_OUT:-$here/results}  # BENCH_OUT: write the results elsewhere
 raw=$out/raw
 PY=${PYTHON:-/usr/bin/python3}
 [[ -n "${PGHOST:-}" ]] || { echo "bench: run me inside scripts/cluster.sh run -- (PGHOST is not set)" >&2; exit 2; }
@@ -36,7 +36,7 @@ else
   SCALES="1 4 16" REPS=5 TRAIN_REPS=3 EPOCHS=20 PAR_EPOCHS=10 SCALE_EPOCHS=3
 fi
 N_DENSE_TEST=$((N_DENSE / 5)) N_SPARSE_TEST=$((N_SPARSE / 4))
-RANK=20
+RANK=20 BATCH=64
 export REPS
 
 rm -rf "$raw"
@@ -45,6 +45,12 @@ started=$(date +%s.%N)
 log() { printf '[bench %6.1fs] %s\n' "$(echo "$(date +%s.%N) - $started" | bc)" "$*" >&2; }
 
 psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+# The installed library (a new backend loads whatever is installed when it starts).
+library() {
+  local so
+  so="$(pg_config --pkglibdir)/bismarck.so"
+  echo "$(md5sum "$so" | cut -c1-12), installed $(date -r "$so" -u +%H:%M:%S)"
+}
 
 # measurements.csv: section,dataset,item,metric,value
 echo "section,dataset,item,metric,value" >"$raw/measurements.csv"
@@ -86,26 +92,47 @@ timeset() {
     }' 
 }
 
-# train SECTION DATASET CONFIG WORKERS RUN MODEL TASK SQL
+# train SECTION DATASET CONFIG WORKERS RUN MODEL TASK SQL [SCAN]
 # Runs one training call in a fresh session (\timing for the wall time) and reads the backend's
-# peak memory afterwards. One line of runs.csv; the epochs are in bismarck.training_log.
-echo "model,section,dataset,config,workers,run,task,wall_s,vmhwm_kb,rss_anon_kb,rss_shmem_kb" >"$raw/runs.csv"
+# peak memory afterwards. One line of runs.csv; the epochs are in bismarck.training_log. With
+# SCAN, that bare scan is timed (serial) in the same session just before and just after the
+# call, so that an epoch and a scan are compared under the same conditions.
+echo "model,section,dataset,config,workers,run,task,wall_s,vmhwm_kb,rss_anon_kb,rss_shmem_kb,scan_before_s,scan_after_s" >"$raw/runs.csv"
 train() {
-  local section=$1 dataset=$2 config=$3 workers=$4 run=$5 model=$6 task=$7 sql=$8 o wall mem
+  local section=$1 dataset=$2 config=$3 workers=$4 run=$5 model=$6 task=$7 sql=$8 scan=${9:-}
+  local o times mem scanned="" wall before after
+  if [[ -n $scan ]]; then
+    # untimed first: a fresh backend's first scan also maps the shared buffers it touches
+    scanned="BEGIN; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off;
+$scan;
+\\timing on
+$scan;
+\\timing off
+COMMIT;"
+  fi
   o=$(psql_q <<EOF
 SET client_min_messages = warning;
+\\echo @@before
+${scanned}
+\\echo @@train
 \\timing on
 $sql;
 \\timing off
+\\echo @@after
+${scanned}
 SELECT 'MEM', (regexp_match(s, 'VmHWM:\s+(\d+)'))[1], (regexp_match(s, 'RssAnon:\s+(\d+)'))[1],
        (regexp_match(s, 'RssShmem:\s+(\d+)'))[1]
   FROM pg_read_file('/proc/' || pg_backend_pid() || '/status') AS s;
 EOF
 )
-  wall=$(awk '/^Time: /{ print $2 / 1000 }' <<<"$o" | tail -1)
+  # the last Time: after each marker (the measured statement is the last one timed there)
+  times=$(awk '/^@@/ { k = substr($0, 3) } /^Time: / { t[k] = $2 / 1000 }
+               END { printf "%s,%s,%s", t["train"], t["before"], t["after"] }' <<<"$o")
   mem=$(grep '^MEM|' <<<"$o" | cut -d'|' -f2- | tr '|' ',')
-  echo "$model,$section,\"$dataset\",\"$config\",$workers,$run,$task,$wall,$mem" >>"$raw/runs.csv"
-  printf '    %-40s %8.3f s  (%s)\n' "$model" "$wall" "$(grep "^$model|" <<<"$o" | cut -d'|' -f6,7,10-12)" >&2
+  IFS=, read -r wall before after <<<"$times"
+  echo "$model,$section,\"$dataset\",\"$config\",$workers,$run,$task,$wall,$mem,$before,$after" >>"$raw/runs.csv"
+  printf '    %-40s %8.3f s  (%s)%s\n' "$model" "$wall" "$(grep "^$model|" <<<"$o" | cut -d'|' -f6,7,10-12)" \
+    "${scan:+  scans ${before} s, ${after} s}" >&2
 }
 
 # The fresh-session peak memory of a bare scan (the baseline of the training runs' figures).
@@ -126,13 +153,14 @@ step_of() { psql_q -c "SELECT (options->>'step_size')::float8 FROM bismarck.mode
 log "mode $MODE: dense $N_DENSE x 54, sparse $N_SPARSE x $SPARSE_DIM, ratings $RATINGS ($USERS x $MOVIES), scale x{$SCALES}"
 {
   echo "mode=$MODE"
-  echo "command=${BENCH_COMMAND:-QUICK=${QUICK} ./scripts/cluster.sh run --conf 'max_parallel_workers_per_gather = 2' -- ./bench/run.sh}"
+  echo "command=${QUICK:+QUICK=$QUICK }./scripts/cluster.sh run --conf 'max_parallel_workers_per_gather = 2' -- ./bench/run.sh (make bench${QUICK:+ QUICK=$QUICK})"
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
   echo "cores=$(nproc)"
   echo "memory_gb=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)"
   echo "kernel=$(uname -r)"
   echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "library_start=$(library)"
   echo "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- src sql 2>/dev/null || echo ' (src/sql modified)')"
   echo "python=$($PY -c 'import sys, sklearn; print(sys.version.split()[0], "scikit-learn", sklearn.__version__)')"
   echo "sizes=dense $N_DENSE (test $N_DENSE_TEST), sparse $N_SPARSE x $SPARSE_DIM (test $N_SPARSE_TEST), ratings $RATINGS ($USERS users x $MOVIES movies), scale x$(echo $SCALES | tr ' ' ',')"
@@ -180,9 +208,9 @@ psql_q -c "SELECT t, n, pg_total_relation_size(t::regclass), pg_relation_size(t:
 psql_q -c "SELECT avg(bismarck.nnz(x)) FROM sparse" | { read -r v; rec data sparse table avg_nnz "$v"; }
 log "data ready"
 
-# Step sizes: 'auto' calibrates on the shuffled copy (shuffle once). With shuffle => 'never' it
-# fails (the sample query names the scratch copy's columns, "features" etc., on the source
-# table), so runs with shuffle 'never' pass the step that 'auto' picked here.
+# Step sizes: 'auto' calibrates on a sample of the shuffled copy. Runs with shuffle => 'never'
+# (which would calibrate on the table's first rows as stored; before commit ccb3b5b they failed)
+# and runs compared with each other pass the step that 'auto' picked here.
 log "step sizes chosen by 'auto' (1 epoch, shuffle once)"
 train calibrate dense once 0 1 cal_lr_dense logistic \
   "SELECT * FROM bismarck.train_logistic('cal_lr_dense', 'dense', 'x', 'label', epochs => 1, $(opts 1))"
@@ -200,24 +228,33 @@ for v in a_lr_dense a_svm_dense a_lr_sparse a_svm_sparse a_lmf; do rec calibrate
 
 ################################################################# 1. physical limit
 log "1. physical limit: the training driver's epochs (shuffle never: the same table as the scans)"
+scan_dense="SELECT sum(x[54]) FROM dense"
+scan_sparse="SELECT sum(cardinality(ARRAY[x])) FROM sparse"
+scan_ratings="SELECT sum(user_id + movie_id + rating) FROM ratings"
 for r in $(seq 1 "$TRAIN_REPS"); do
   train limit dense serial 0 "$r" "pl_lr_dense_$r" logistic \
-    "SELECT * FROM bismarck.train_logistic('pl_lr_dense_$r', 'dense', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_lr_dense, $(opts $r))"
+    "SELECT * FROM bismarck.train_logistic('pl_lr_dense_$r', 'dense', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_lr_dense, $(opts $r))" \
+    "$scan_dense"
   train limit dense serial 0 "$r" "pl_svm_dense_$r" svm \
-    "SELECT * FROM bismarck.train_svm('pl_svm_dense_$r', 'dense', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_svm_dense, $(opts $r))"
+    "SELECT * FROM bismarck.train_svm('pl_svm_dense_$r', 'dense', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_svm_dense, $(opts $r))" \
+    "$scan_dense"
   train limit sparse serial 0 "$r" "pl_lr_sparse_$r" logistic \
-    "SELECT * FROM bismarck.train_logistic('pl_lr_sparse_$r', 'sparse', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_lr_sparse, $(opts $r))"
+    "SELECT * FROM bismarck.train_logistic('pl_lr_sparse_$r', 'sparse', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_lr_sparse, $(opts $r))" \
+    "$scan_sparse"
   train limit sparse serial 0 "$r" "pl_svm_sparse_$r" svm \
-    "SELECT * FROM bismarck.train_svm('pl_svm_sparse_$r', 'sparse', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_svm_sparse, $(opts $r))"
+    "SELECT * FROM bismarck.train_svm('pl_svm_sparse_$r', 'sparse', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_svm_sparse, $(opts $r))" \
+    "$scan_sparse"
   train limit ratings serial 0 "$r" "pl_lmf_ratings_$r" lmf \
-    "SELECT * FROM bismarck.train_lmf('pl_lmf_ratings_$r', 'ratings', 'user_id', 'movie_id', 'rating', rank => $RANK, epochs => 5, shuffle => 'never', step_size => $a_lmf, $(opts $r))"
+    "SELECT * FROM bismarck.train_lmf('pl_lmf_ratings_$r', 'ratings', 'user_id', 'movie_id', 'rating', rank => $RANK, epochs => 5, shuffle => 'never', step_size => $a_lmf, $(opts $r))" \
+    "$scan_ratings"
 done
 
 log "1. physical limit: hand-written epochs vs bare scans, side by side"
 state() { echo "(SELECT state FROM bismarck.models WHERE name = '$1')"; }
 dense_queries=(
   "bare scan: sum(x[54])" "SELECT sum(x[54]) FROM dense"
-  "C dot-product scan" "SELECT sum(bismarck.decision_function(bismarck.logistic_init(54), x)) FROM dense"
+  "C dot-product scan" "SELECT sum(bench.dot(array_fill(0.001::float8, ARRAY[54]), x)) FROM dense"
+  "decision_function scan (by value)" "SELECT sum(bismarck.decision_function(bismarck.logistic_init(54), x)) FROM dense"
   "LR epoch (hand-written)" "SELECT bismarck.epoch_loss(bismarck.logistic_epoch(x, label, $(state pl_lr_dense_1))) FROM dense"
   "SVM epoch (hand-written)" "SELECT bismarck.epoch_loss(bismarck.svm_epoch(x, label, $(state pl_svm_dense_1))) FROM dense"
 )
@@ -296,6 +333,12 @@ for m in lr lmf; do
           "$(call "par_${m}_${p}_${w}_$r" "parallelism => '$p', workers => $w, $(opts $r)")"
       done
     done
+    if [[ $m == lr ]]; then  # batched Hogwild: shared-model updates every $BATCH rows
+      for w in 1 2; do
+        train parallel "$ds" "shared_memory, batch $BATCH" "$w" "$r" "par_${m}_shared_memory_batch_${w}_$r" "$task" \
+          "$(call "par_${m}_shared_memory_batch_${w}_$r" "parallelism => 'shared_memory', batch => $BATCH, workers => $w, $(opts $r)")"
+      done
+    fi
     # The driver's epoch query gets custom plans with the model state inlined as a constant for
     # its first executions; a parallel plan ships that constant to every worker as text. With
     # model averaging the state is the whole model (large for LMF): the same run with the
@@ -313,7 +356,8 @@ for t in "${scale_tables[@]}"; do
   scan_memory "$t" "$t" "SELECT sum(x[54]) FROM $t"
   for r in $(seq 1 "$TRAIN_REPS"); do
     train scale "$t" serial 0 "$r" "scale_lr_${t}_serial_$r" logistic \
-      "SELECT * FROM bismarck.train_logistic('scale_lr_${t}_serial_$r', '$t', 'x', 'label', epochs => $SCALE_EPOCHS, shuffle => 'never', step_size => $a_lr_dense, $(opts $r))"
+      "SELECT * FROM bismarck.train_logistic('scale_lr_${t}_serial_$r', '$t', 'x', 'label', epochs => $SCALE_EPOCHS, shuffle => 'never', step_size => $a_lr_dense, $(opts $r))" \
+      "SELECT sum(x[54]) FROM $t"
     train scale "$t" shared_memory 2 "$r" "scale_lr_${t}_shared_memory_$r" logistic \
       "SELECT * FROM bismarck.train_logistic('scale_lr_${t}_shared_memory_$r', '$t', 'x', 'label', epochs => $SCALE_EPOCHS, shuffle => 'never', step_size => $a_lr_dense, parallelism => 'shared_memory', workers => 2, $(opts $r))"
   done
@@ -338,6 +382,7 @@ psql_q -c "\\copy (SELECT model, epoch, loss, step_size, seconds, rows, parallel
 psql_q -c "\\copy (SELECT name, task, epochs, loss, seconds, options FROM bismarck.models ORDER BY name) TO '$raw/models.csv' CSV HEADER"
 echo "total_seconds=$(echo "$(date +%s.%N) - $started" | bc)" >>"$raw/machine.txt"
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw/machine.txt"
+echo "library_end=$(library)" >>"$raw/machine.txt"
 log "writing the report"
 "$PY" "$here/report.py" "$out"
 log "done: $out/report.md"

@@ -10,7 +10,7 @@ PKGS=(
   liblinear-tools r-base-core r-cran-dslabs
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  PKGS+=(gnuplot-nox)
+  PKGS+=(gnuplot-nox python3-matplotlib)
 fi
 
 missing=()

@@ -49,6 +49,14 @@ if [[ -f build/regress/regression.diffs ]]; then
   cat build/regress/regression.diffs
 fi
 
+echo "== fuzz (500 seeded cases; tests/fuzz/fuzz.py --cases N for more) and concurrency"
+./scripts/cluster.sh run -- bash -c '/usr/bin/python3 tests/fuzz/fuzz.py --cases 500; \
+  echo "fuzz exit $?"; /usr/bin/python3 tests/fuzz/concurrency.py; echo "concurrency exit $?"' \
+  2>&1 | tee build/fuzz.log
+for t in fuzz concurrency; do
+  if grep -qx "$t exit 0" build/fuzz.log; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+
 echo "== quality on real data: make demo's check against scikit-learn"
 if ./scripts/cluster.sh run -- ./scripts/demo.sh >build/demo.log 2>&1; then
   grep 'quality check' build/demo.log

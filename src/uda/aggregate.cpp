@@ -65,9 +65,8 @@ MemoryContext aggregate_context(FunctionCallInfo fcinfo, const char *name) {
             fail(ERRCODE_FEATURE_NOT_SUPPORTED,
                  std::string(name) + " can only run inside bismarck's own epoch aggregates", {},
                  "Use bismarck.logistic_epoch, svm_epoch or lmf_epoch (not as a window function).");
-        pg_call([&] {
-            fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 1);
-        });
+        pg_call(
+            [&] { fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 1); });
     }
     return context;
 }
@@ -164,8 +163,15 @@ void linear_row(StateHeader *h, const Row &x, double y) {
             case igd::Parallelism::shared_memory: {
                 const LinearParams<RelaxedAccess> w{m.params, d};
                 if (h->batch <= 1) return igd::supervised_step<M>(w, prev, x, y, s);
-                double *pending = igd::state_prev(h);
-                const double l = igd::supervised_gradient<M>(w, prev, x, y, s.alpha, pending);
+                // Batched: score against this process's snapshot of the model (plain loads, so
+                // the loops vectorise), refreshed from the shared model once per batch, and
+                // apply the batch's updates to the shared model at once.
+                double *pending = igd::state_prev(h), *snapshot = pending + h->n_params;
+                if (h->rows_seen % h->batch == 0)
+                    for (int64_t k = 0; k <= d; ++k)
+                        snapshot[k] = RelaxedAccess::load(m.params + k);
+                const double l = igd::supervised_gradient<M>(LinearParams<PlainAccess>{snapshot, d},
+                                                             prev, x, y, s.alpha, pending);
                 if ((h->rows_seen + 1) % h->batch == 0) igd::apply_pending(w, pending, h->batch, s);
                 return l;
             }
@@ -354,7 +360,8 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
     if (PG_ARGISNULL(0)) {
         MemoryContext old = MemoryContextSwitchTo(context);
         StateHeader *c = copy_state(b, true);
-        memcpy(bismarck::igd::state_prev(c), bismarck::igd::state_prev(const_cast<StateHeader *>(b)),
+        memcpy(bismarck::igd::state_prev(c),
+               bismarck::igd::state_prev(const_cast<StateHeader *>(b)),
                sizeof(double) * b->n_params);
         MemoryContextSwitchTo(old);
         PG_RETURN_POINTER(c);

@@ -89,9 +89,9 @@ bool exists(const std::string &name, Oid *owner) {
         // not read-only: a fresh snapshot sees what this transaction wrote a moment ago. The row
         // is locked until the end of the transaction, so the owner checked by the caller is still
         // the owner when it writes (no other session can replace or drop the model meanwhile).
-        const uint64_t n = spi::exec(
-            "SELECT owner FROM bismarck.model_store WHERE name = $1 FOR UPDATE", {text_arg(name)},
-            false);
+        const uint64_t n =
+            spi::exec("SELECT owner FROM bismarck.model_store WHERE name = $1 FOR UPDATE",
+                      {text_arg(name)}, false);
         if (n > 0) {
             found = true;
             bool isnull;
@@ -149,15 +149,17 @@ void save(const Record &r) {
     // checked (check_can_write): look again, with the row locked, and never replace a model the
     // caller may not replace.
     Oid other_owner = InvalidOid;
+    bool taken = false;
     as_store_owner([&] {
         spi::connect();
-        const uint64_t n = spi::exec(
-            "SELECT owner FROM bismarck.model_store WHERE name = $1 FOR UPDATE",
-            {text_arg(r.name)}, false);
+        const uint64_t n =
+            spi::exec("SELECT owner FROM bismarck.model_store WHERE name = $1 FOR UPDATE",
+                      {text_arg(r.name)}, false);
         if (n > 0) {
             bool isnull;
             const Oid owner = DatumGetObjectId(spi::value(0, 1, &isnull));
             if (!may_use_as(owner, caller)) other_owner = owner;
+            taken = !r.replace;
         }
         spi::finish();
     });
@@ -165,6 +167,10 @@ void save(const Record &r) {
         fail(ERRCODE_INSUFFICIENT_PRIVILEGE,
              "permission denied to replace model \"" + r.name + "\"",
              "Another role created a model of that name while this one was training.");
+    if (taken)
+        fail(ERRCODE_DUPLICATE_OBJECT, "model \"" + r.name + "\" already exists",
+             "Another session created a model of that name while this one was training.",
+             "Use replace => true to replace it.");
     as_store_owner([&] {
         spi::connect();
         spi::exec("DELETE FROM bismarck.model_store WHERE name = $1", {text_arg(r.name)});

@@ -30,6 +30,7 @@ struct Record {
     int epochs = 0;
     double loss = 0, seconds = 0;
     const StateHeader *state = nullptr;
+    bool replace = false;  // the caller asked to replace an existing model of that name
 };
 
 // Errors unless `name` is a valid model name (non-empty, at most 63 bytes, printable).

@@ -32,12 +32,13 @@ using models::Task;
 
 // A model ready to score rows, in fn_extra. Plain data only: it lives in a memory context.
 struct Loaded {
-    bool by_name;            // loaded by name (else folded from a model_state value)
+    bool by_name;  // loaded by name (else folded from a model_state value)
     int name_len;
-    char name[64];           // by-name form: the model's name
-    Oid feature_type;        // the type of the call site's features argument
-    const StateHeader *key;  // by-value form: the state it was folded from
-    StateHeader header;      // copy of the state's header
+    char name[64];       // by-name form: the model's name
+    Oid feature_type;    // the type of the call site's features argument
+    const void *key;     // by-value form: the argument it was folded from
+    StateHeader *state;  // a copy of the state, in the call site's memory
+    StateHeader header;  // copy of the state's header
     Task task;
     int64_t dim;
     double *w;             // linear: folded weights [dim] and intercept w[dim]
@@ -45,20 +46,32 @@ struct Loaded {
     int64_t label_low;
 };
 
+// Folds `h` into `into` (the call site's previous model, whose memory is reused: a query whose
+// rows bring one model after another keeps its memory flat), or into a new Loaded.
 Loaded *fold(const StateHeader *h, MemoryContext mcxt, Loaded *into) {
     // The state of a shared-memory epoch in progress carries no parameters (they live in the
     // training run's segment): there is nothing to predict with.
     if (h->flags & igd::kShared)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "model state holds no parameters (it belongs to a shared-memory epoch in progress)");
-    Loaded *m = into ? into : static_cast<Loaded *>(MemoryContextAllocZero(mcxt, sizeof(Loaded)));
+    Loaded *m = into;
+    pg_call([&] {
+        if (m == nullptr) m = static_cast<Loaded *>(MemoryContextAllocZero(mcxt, sizeof(Loaded)));
+        if (m->w) pfree(m->w);
+        if (m->state) pfree(m->state);
+        *m = Loaded{};
+        m->state = static_cast<StateHeader *>(MemoryContextAlloc(mcxt, VARSIZE(h)));
+        memcpy(m->state, h, VARSIZE(h));
+        if (models::is_linear(task_of(h)))
+            m->w = static_cast<double *>(MemoryContextAlloc(mcxt, sizeof(double) * (h->dim + 1)));
+    });
+    h = m->state;
     m->header = *h;
     m->task = task_of(h);
     m->dim = h->dim;
     m->key = h;
     if (models::is_linear(m->task)) {
         const int64_t d = h->dim;
-        m->w = static_cast<double *>(MemoryContextAlloc(mcxt, sizeof(double) * (d + 1)));
         const double *p = igd::state_params(h);
         const double *sc = igd::state_scaler(h);
         double b = p[d];
@@ -86,12 +99,13 @@ Loaded *model_for(FunctionCallInfo fcinfo) {
             return cached;
     }
     const Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
-    const Oid feature_type = fcinfo->nargs > 1 ? get_fn_expr_argtype(fcinfo->flinfo, 1) : InvalidOid;
+    const Oid feature_type =
+        fcinfo->nargs > 1 ? get_fn_expr_argtype(fcinfo->flinfo, 1) : InvalidOid;
     if (argtype == TEXTOID) {
         text *t = PG_GETARG_TEXT_PP(0);
         const std::string name(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-        catalog::Model m = catalog::load(name, mcxt);
-        Loaded *l = fold(m.state, mcxt, nullptr);
+        catalog::Model m = catalog::load(name, CurrentMemoryContext);  // fold copies it
+        Loaded *l = fold(m.state, mcxt, cached);
         l->by_name = true;
         l->name_len = int(name.size());
         memcpy(l->name, name.data(), name.size());  // check_name bounds it to 63 bytes
@@ -101,16 +115,21 @@ Loaded *model_for(FunctionCallInfo fcinfo) {
         fcinfo->flinfo->fn_extra = l;
         return l;
     }
-    // By value: refold only when the state differs from the cached one.
+    // By value: refold only when the state differs from the cached one. The same pointer says so
+    // only for a constant or a parameter (fixed for the query); a computed state's memory is
+    // reused row after row with other contents, so it is compared byte for byte.
     struct varlena *raw = reinterpret_cast<struct varlena *>(PG_GETARG_POINTER(0));
-    if (cached && cached->key == reinterpret_cast<const StateHeader *>(raw) &&
-        memcmp(&cached->header, raw, sizeof(StateHeader)) == 0)
-        return cached;
-    MemoryContext old = MemoryContextSwitchTo(mcxt);
-    const StateHeader *h = read_state(PointerGetDatum(raw));
-    MemoryContextSwitchTo(old);
-    Loaded *l = fold(h, mcxt, nullptr);
-    l->key = reinterpret_cast<const StateHeader *>(raw);
+    if (cached && cached->state) {
+        if (cached->key == raw && get_fn_expr_arg_stable(fcinfo->flinfo, 0)) return cached;
+        if (!VARATT_IS_EXTENDED(raw) && VARSIZE(raw) == VARSIZE(cached->state) &&
+            memcmp(raw, cached->state, VARSIZE(raw)) == 0) {
+            cached->key = raw;
+            return cached;
+        }
+    }
+    const StateHeader *h = read_state(PointerGetDatum(raw));  // fold copies it
+    Loaded *l = fold(h, mcxt, cached);
+    l->key = raw;
     l->feature_type = feature_type;
     l->label_low = 0;
     fcinfo->flinfo->fn_extra = l;

@@ -85,10 +85,13 @@ std::string text_value(uint64_t row, int col, const std::string &if_null) {
     return s ? std::string(s) : if_null;
 }
 
+// A generic plan from the first execution: a custom plan would embed the model state passed as
+// $1 as a constant (megabytes for a factorization), and a parallel plan ships its constants to
+// every worker as text.
 void Plan::prepare(const std::string &sql, const std::vector<Oid> &types) {
     pg_call([&] {
         plan = SPI_prepare_cursor(sql.c_str(), int(types.size()), const_cast<Oid *>(types.data()),
-                                  CURSOR_OPT_PARALLEL_OK);
+                                  CURSOR_OPT_PARALLEL_OK | CURSOR_OPT_GENERIC_PLAN);
         if (plan == nullptr)
             elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     });

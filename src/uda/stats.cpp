@@ -39,8 +39,8 @@ ArrayType *new_stats(int64_t dim, MemoryContext context) {
 // as a transition function), and its length must match the dimension it claims before anything
 // is read or written through it.
 double *stats_data(ArrayType *a) {
-    const bool shaped = ARR_NDIM(a) == 1 && ARR_ELEMTYPE(a) == FLOAT8OID && !ARR_HASNULL(a) &&
-                        ARR_DIMS(a)[0] >= 2;
+    const bool shaped =
+        ARR_NDIM(a) == 1 && ARR_ELEMTYPE(a) == FLOAT8OID && !ARR_HASNULL(a) && ARR_DIMS(a)[0] >= 2;
     double *s = shaped ? reinterpret_cast<double *>(ARR_DATA_PTR(a)) : nullptr;
     if (s == nullptr || !(s[1] >= 0.0 && s[1] <= double(MaxArraySize)) ||
         s[1] != std::floor(s[1]) || int64_t(ARR_DIMS(a)[0]) != 2 + 2 * int64_t(s[1]))

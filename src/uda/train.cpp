@@ -236,8 +236,12 @@ struct Run {
     std::vector<std::string> tables_made;
 
     std::string new_table_name() {
-        return "bismarck_work." +
-               spi::ident("train_" + std::to_string(MyProcPid) + "_" + std::to_string(++counter));
+        // Unpredictable, so that no other user can take the name first and make the run fail.
+        std::random_device rd;
+        char suffix[24];
+        snprintf(suffix, sizeof suffix, "%08x%08x", rd(), rd());
+        return "bismarck_work." + spi::ident("train_" + std::to_string(MyProcPid) + "_" +
+                                             std::to_string(++counter) + "_" + suffix);
     }
 
     // A seeded, physically shuffled copy of the rows with no NULL input: ORDER BY random() after
@@ -260,8 +264,7 @@ struct Run {
 
     std::string epoch_sql(const std::string &from) const {
         std::string args;
-        for (size_t i = 0; i < inputs.size(); ++i)
-            args += input_names[i] + ", ";
+        for (size_t i = 0; i < inputs.size(); ++i) args += input_names[i] + ", ";
         return "SELECT bismarck." + std::string(models::task_name(task)) + "_epoch(" + args +
                "$1) FROM " + from;
     }
@@ -426,9 +429,10 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
             memcpy(segment_prev(shared), segment_params(shared), sizeof(double) * state->n_params);
         StateHeader *out = run.run_epoch(plan, state);
         if (shared && models::is_linear(task_of(out)) && out->batch > 1)
-            igd::apply_pending(igd::LinearParams<igd::PlainAccess>{segment_params(shared), out->dim},
-                               igd::state_prev(out), out->rows_seen % out->batch,
-                               {state->alpha, out->l2, out->l1, 0.0});
+            igd::apply_pending(
+                igd::LinearParams<igd::PlainAccess>{segment_params(shared), out->dim},
+                igd::state_prev(out), out->rows_seen % out->batch,
+                {state->alpha, out->l2, out->l1, 0.0});
         const double *prev = shared ? segment_prev(shared) : igd::state_prev(out);
         loss = objective(out, prev);
         ran_workers = int(out->participants);
@@ -485,6 +489,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
     for (const std::string &t : run.tables_made) spi::exec("DROP TABLE " + t);
 
     catalog::Record rec = base;
+    rec.replace = o.replace;
     rec.state = final_model;
     rec.epochs = epoch;
     rec.loss = loss;
@@ -691,8 +696,8 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     rec.source = run.source_sql;
     rec.columns_sql = array_literal({fname_col, lname_col});
     rec.dimension = dim;
-    rec.options_json = ", \"batch\": " + std::to_string(batch) + ", \"standardize\": " +
-                       (standardize && !sparse ? "true" : "false") +
+    rec.options_json = ", \"batch\": " + std::to_string(batch) +
+                       ", \"standardize\": " + (standardize && !sparse ? "true" : "false") +
                        ", \"sparse\": " + (sparse ? "true" : "false") +
                        ", \"label_low\": " + (minus_one ? "-1" : "0");
     const Summary s = train(run, init, rec);
