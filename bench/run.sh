@@ -372,6 +372,7 @@ for w in 0 2; do
   if ((w == 0)); then setup=$SERIAL ds=$largest; else setup=$(parallel $w) ds="$largest (parallel $w)"; fi
   timeset predict "$ds" "$setup" \
     "bare scan: sum(x[54])" "SELECT sum(x[54]) FROM $largest" \
+    "bare C dot product, weights a constant array" "SELECT sum(bench.dot((SELECT coefficients FROM bismarck.models WHERE name = 'peer_svm_dense_1'), x)) FROM $largest" \
     "predict_proba(LR model by name, x)" "SELECT sum(bismarck.predict_proba('peer_lr_dense_1', x)) FROM $largest" \
     "decision_function(SVM model by name, x)" "SELECT sum(bismarck.decision_function('peer_svm_dense_1', x)) FROM $largest" \
     "predict(LR model by name, x): class" "SELECT sum(bismarck.predict('peer_lr_dense_1', x)) FROM $largest"
@@ -383,6 +384,27 @@ psql_q -c "\\copy (SELECT name, task, epochs, loss, seconds, options FROM bismar
 echo "total_seconds=$(echo "$(date +%s.%N) - $started" | bc)" >>"$raw/machine.txt"
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw/machine.txt"
 echo "library_end=$(library)" >>"$raw/machine.txt"
+# 7. the engine alone: cache-line contention of a dense model shared by two threads
+contention=$root/build/cmake/contention
+if [[ ! -x $contention ]]; then
+  cmake -S "$root" -B "$root/build/cmake" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+    cmake --build "$root/build/cmake" --target contention >/dev/null
+fi
+log "7. contention (engine alone, no PostgreSQL)"
+"$contention" "$N_DENSE" 54 >"$raw/contention.txt" || true
 log "writing the report"
 "$PY" "$here/report.py" "$out"
+{
+  echo
+  echo "## 7. Cache-line contention of a shared dense model (the engine alone)"
+  echo
+  echo "\`build/cmake/contention $N_DENSE 54\` (bench/contention.cpp): the engine's logistic step on"
+  echo "in-memory rows, one thread against two threads updating one model through relaxed atomics;"
+  echo "'batch N' is the \`batch => N\` option of the shared-memory mode (updates applied once per N rows,"
+  echo "rows scored against a per-thread snapshot refreshed once per batch). Median of five runs."
+  echo
+  echo '```'
+  cat "$raw/contention.txt"
+  echo '```'
+} >>"$out/report.md"
 log "done: $out/report.md"
