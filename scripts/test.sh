@@ -57,6 +57,16 @@ for t in fuzz concurrency; do
   if grep -qx "$t exit 0" build/fuzz.log; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 
+echo "== the README's SQL examples"
+awk '/^```sql/{f=1;next} /^```/{f=0} f' README.md >build/readme.sql
+if ./scripts/cluster.sh run -- psql -X -q -v ON_ERROR_STOP=1 -f build/readme.sql >build/readme.log 2>&1; then
+  echo "README examples: ok"
+  passed=$((passed + 1))
+else
+  cat build/readme.log
+  failed=$((failed + 1))
+fi
+
 echo "== quality on real data: make demo's check against scikit-learn"
 if ./scripts/cluster.sh run -- ./scripts/demo.sh >build/demo.log 2>&1; then
   grep 'quality check' build/demo.log
