@@ -113,22 +113,29 @@ struct SplitMix64 {
 
 namespace bismarck::igd {
 
-// One row of a supervised linear model. One pass over the row computes both the score of the
-// previous epoch's model `prev` (whose loss on the row is returned, so that an epoch reports the
-// exact objective of the model it started from, in the same scan) and the score of the current
-// model `w`; then the model takes its gradient step.
-template <class Model, class A, class Row>
-double supervised_step(LinearParams<A> w, const LinearParams<PlainAccess> &prev, const Row &x,
-                       double y, const StepParams &s) {
+// The scores w·x + b of the current model and of the previous epoch's model, in one pass.
+struct Scores {
+    double current, previous;
+};
+template <class A, class Row>
+Scores scores(const LinearParams<A> &w, const LinearParams<PlainAccess> &prev, const Row &x) {
     double z = 0.0, z_prev = 0.0;
     x.for_each([&](int64_t j, double v) {
         z += A::load(w.w + j) * v;
         z_prev += prev.w[j] * v;
     });
-    z += w.intercept();
-    z_prev += prev.intercept();
-    Model::step(w, x, y, z, s);
-    return Model::loss(y * z_prev);
+    return {z + w.intercept(), z_prev + prev.intercept()};
+}
+
+// One row of a supervised linear model: the loss of the previous epoch's model `prev` on the row
+// is returned (so that an epoch reports the exact objective of the model it started from, in the
+// same scan), and the current model `w` takes its gradient step.
+template <class Model, class A, class Row>
+double supervised_step(LinearParams<A> w, const LinearParams<PlainAccess> &prev, const Row &x,
+                       double y, const StepParams &s) {
+    const Scores z = scores(w, prev, x);
+    Model::step(w, x, y, z.current, s);
+    return Model::loss(y * z.previous);
 }
 
 // The same row for a batched Hogwild step: the scores and the loss as above, but the update
@@ -138,19 +145,13 @@ double supervised_step(LinearParams<A> w, const LinearParams<PlainAccess> &prev,
 template <class Model, class A, class Row>
 double supervised_gradient(const LinearParams<A> &w, const LinearParams<PlainAccess> &prev,
                            const Row &x, double y, double alpha, double *pending) {
-    double z = 0.0, z_prev = 0.0;
-    x.for_each([&](int64_t j, double v) {
-        z += A::load(w.w + j) * v;
-        z_prev += prev.w[j] * v;
-    });
-    z += w.intercept();
-    z_prev += prev.intercept();
-    const double c = -alpha * Model::gradient(y * z, y);
+    const Scores z = scores(w, prev, x);
+    const double c = -alpha * Model::gradient(y * z.current, y);
     if (c != 0.0) {
         x.for_each([&](int64_t j, double v) { pending[j] += c * v; });
         pending[w.dim] += c;
     }
-    return Model::loss(y * z_prev);
+    return Model::loss(y * z.previous);
 }
 
 // Applies `rows` rows' batched updates to the model and clears them: the regularisers' shrink
