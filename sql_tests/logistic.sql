@@ -85,3 +85,15 @@ SELECT state::text::bismarck.model_state::text = state::text AS text_round_trip
   FROM bismarck.models WHERE name = 'lr';
 SELECT bismarck.drop_model('lr_again'), bismarck.drop_model('lr_again');
 SELECT count(*) FROM bismarck.training_log WHERE model = 'lr_again';
+-- training changes planner settings for its own queries only: the caller's transaction gets them back
+BEGIN;
+SET LOCAL max_parallel_workers_per_gather = 3;
+SELECT epochs FROM bismarck.train_logistic('lr_settings', 'lr_train', 'x', 'y', epochs => 1,
+                                           parallelism => 'shared_memory', workers => 2);
+SELECT current_setting('synchronize_seqscans') AS sync_scans,
+       current_setting('max_parallel_workers_per_gather') AS workers_per_gather,
+       current_setting('parallel_setup_cost') AS setup_cost;
+SELECT bismarck.shuffle('lr_train', 'lr_train_shuffled', seed => 1) AS shuffled_rows;
+SELECT current_setting('synchronize_seqscans') AS sync_scans,
+       current_setting('max_parallel_workers_per_gather') AS workers_per_gather;
+COMMIT;

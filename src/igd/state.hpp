@@ -52,6 +52,10 @@ inline constexpr uint32_t kStateMagic = 0x4B4D5342;  // "BSMK"
 inline constexpr uint8_t kStateVersion = 1;
 inline constexpr uint8_t kHasPrev = 1;
 inline constexpr uint8_t kShared = 2;  // params live in a shared segment, not in this block
+// Options of one epoch, set by whoever builds the state passed to it:
+inline constexpr uint8_t kEvalOnly = 0x10;      // measure the loss, take no step
+inline constexpr uint8_t kNoDivergence = 0x20;  // calibration: record divergence, don't raise
+inline constexpr uint8_t kNullIsError = 0x40;   // on_null => 'error'
 
 // A state can hold at most this many parameters (the varlena limit is 1 GB, and an epoch keeps
 // two copies): 50 million doubles.

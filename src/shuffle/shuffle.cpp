@@ -12,7 +12,6 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "nodes/pg_list.h"
 #include "utils/acl.h"
-#include "utils/guc.h"
 #include "utils/varlena.h"
 }
 
@@ -48,20 +47,13 @@ BISMARCK_FUNCTION(bismarck_shuffle) {
     const std::string source = spi::relation(relid);
     if (acl != ACLCHECK_OK)
         fail(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied for table " + source);
-    int nest = 0;
-    pg_call([&] {
-        nest = NewGUCNestLevel();
-        (void)set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
-                                GUC_ACTION_SAVE, true, 0, false);
-        (void)set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET, PGC_S_SESSION,
-                                GUC_ACTION_SAVE, true, 0, false);
-    });
-    char frac[64];
-    snprintf(frac, sizeof frac, "%.17g", double(uint64_t(seed) % 2000000001ull) / 1e9 - 1.0);
-    spi::exec(std::string("SELECT pg_catalog.setseed(") + frac + ")");
+    spi::GucScope gucs;
+    gucs.set("synchronize_seqscans", "off");
+    gucs.set("max_parallel_workers_per_gather", "0");
+    spi::set_random_seed(seed);
     const uint64_t n = spi::exec("CREATE TABLE " + target + " AS SELECT * FROM " + source +
                                  " ORDER BY pg_catalog.random()");
     spi::finish();
-    pg_call([&] { AtEOXact_GUC(true, nest); });
+    gucs.close();
     PG_RETURN_INT64(int64_t(n));
 }

@@ -38,9 +38,9 @@ using igd::PlainAccess;
 using igd::RelaxedAccess;
 using igd::SparseRow;
 
-inline constexpr uint8_t kEvalOnly = 0x10;      // measure the loss, take no step
-inline constexpr uint8_t kNoDivergence = 0x20;  // calibration: record divergence, don't raise
-inline constexpr uint8_t kNullIsError = 0x40;   // on_null => 'error'
+using igd::kEvalOnly;
+using igd::kNoDivergence;
+using igd::kNullIsError;
 
 // The transition and combine functions trust the state they are handed (it is updated in place,
 // row after row, without being validated again), so they run only inside bismarck's own epoch
@@ -121,14 +121,18 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, int model_arg, MemoryContext c
     return h;
 }
 
+// Where in the scan an error happened, for its DETAIL.
+std::string row_detail(const StateHeader *h) {
+    return "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) + " of this epoch's scan.";
+}
+
 double label_of(double y, const StateHeader *h) {
     if (y == 1.0) return 1.0;
     if (y == 0.0 || y == -1.0) return -1.0;
     char buf[64];
     snprintf(buf, sizeof buf, "%.17g", y);
     fail(ERRCODE_DATA_EXCEPTION, std::string("label ") + buf + " is not a class label",
-         "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) + " of this epoch's scan.",
-         "Labels must be boolean, 0 or 1, or -1 or 1.");
+         row_detail(h), "Labels must be boolean, 0 or 1, or -1 or 1.");
 }
 
 std::string short_number(double v) {
@@ -208,8 +212,7 @@ void dimension_error(int64_t got, int64_t expected, const StateHeader *h) {
     fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
          "features have " + std::to_string(got) + " elements but the model expects " +
              std::to_string(expected),
-         "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) + " of this epoch's scan.",
-         "Every row's feature vector must have the model's dimension.");
+         row_detail(h), "Every row's feature vector must have the model's dimension.");
 }
 
 // A per-process buffer for one standardised row, grown as needed and reused by every row.
@@ -234,9 +237,7 @@ void dense_row(StateHeader *h, ArrayType *a, double y) {
         fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features must be a one-dimensional array, not " +
                                                 std::to_string(ARR_NDIM(a)) + "-dimensional");
     if (ARR_HASNULL(a))
-        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "features contain a NULL element",
-             "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) +
-                 " of this epoch's scan.");
+        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "features contain a NULL element", row_detail(h));
     const int64_t n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
     if (n != h->dim) dimension_error(n, h->dim, h);
     const double *scaler = igd::state_scaler(h);
@@ -267,9 +268,7 @@ BISMARCK_FUNCTION(bismarck_linear_step) {
     if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) {
         if (h->flags & kNullIsError)
             fail(ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                 std::string(PG_ARGISNULL(1) ? "features" : "label") + " is NULL",
-                 "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) +
-                     " of this epoch's scan.",
+                 std::string(PG_ARGISNULL(1) ? "features" : "label") + " is NULL", row_detail(h),
                  "Use on_null => 'skip' to skip such rows.");
         h->nulls_skipped++;
         PG_RETURN_POINTER(h);
@@ -300,9 +299,7 @@ BISMARCK_FUNCTION(bismarck_lmf_step) {
     if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3)) {
         if (h->flags & kNullIsError)
             fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "a row id, column id or value is NULL",
-                 "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) +
-                     " of this epoch's scan.",
-                 "Use on_null => 'skip' to skip such rows.");
+                 row_detail(h), "Use on_null => 'skip' to skip such rows.");
         h->nulls_skipped++;
         PG_RETURN_POINTER(h);
     }
@@ -314,10 +311,7 @@ BISMARCK_FUNCTION(bismarck_lmf_step) {
                  ") is outside the model's matrix",
              "The model has row ids 0.." + std::to_string(h->rows - 1) + " and column ids 0.." +
                  std::to_string(h->cols - 1) + ".");
-    if (!std::isfinite(v))
-        fail(ERRCODE_DATA_EXCEPTION, "value is NaN or infinite",
-             "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) +
-                 " of this epoch's scan.");
+    if (!std::isfinite(v)) fail(ERRCODE_DATA_EXCEPTION, "value is NaN or infinite", row_detail(h));
     const Model m = locate(h);
     const Lmf::Shape shape{h->rows, h->cols, h->dim};
     const bismarck::igd::StepParams s{h->alpha, h->l2, 0.0, h->max_norm};

@@ -10,7 +10,6 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 }
@@ -40,14 +39,10 @@ void as_store_owner(F &&f) {
     int save_sec;
     GetUserIdAndSecContext(&save_user, &save_sec);
     const Oid owner = store_owner();
-    int nest = 0;
-    pg_call([&] {
-        nest = NewGUCNestLevel();
-        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                                GUC_ACTION_SAVE, true, 0, false);
-        SetUserIdAndSecContext(
-            owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-    });
+    spi::GucScope gucs;
+    gucs.set("search_path", "pg_catalog, pg_temp");
+    SetUserIdAndSecContext(owner,
+                           save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
     try {
         f();
     } catch (...) {
@@ -55,7 +50,7 @@ void as_store_owner(F &&f) {
         throw;  // the transaction's abort undoes the search_path
     }
     SetUserIdAndSecContext(save_user, save_sec);
-    pg_call([&] { AtEOXact_GUC(true, nest); });
+    gucs.close();
 }
 
 spi::Arg text_arg(const std::string &s) {

@@ -3,6 +3,7 @@
 
 extern "C" {
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 }
 
@@ -88,6 +89,27 @@ std::string text_value(uint64_t row, int col, const std::string &if_null) {
 // A generic plan from the first execution: a custom plan would embed the model state passed as
 // $1 as a constant (megabytes for a factorization), and a parallel plan ships its constants to
 // every worker as text.
+GucScope::GucScope() {
+    pg_call([&] { nest_ = NewGUCNestLevel(); });
+}
+
+void GucScope::set(const char *name, const std::string &value) {
+    pg_call([&] {
+        (void)set_config_option(name, value.c_str(), PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                                true, 0, false);
+    });
+}
+
+void GucScope::close() {
+    pg_call([&] { AtEOXact_GUC(true, nest_); });
+}
+
+void set_random_seed(int64_t seed) {
+    char frac[64];  // setseed takes a number in [-1, 1]
+    snprintf(frac, sizeof frac, "%.17g", double(uint64_t(seed) % 2000000001ull) / 1e9 - 1.0);
+    exec(std::string("SELECT pg_catalog.setseed(") + frac + ")");
+}
+
 void Plan::prepare(const std::string &sql, const std::vector<Oid> &types) {
     pg_call([&] {
         plan = SPI_prepare_cursor(sql.c_str(), int(types.size()), const_cast<Oid *>(types.data()),

@@ -45,6 +45,21 @@ double float8_value(uint64_t row, int col, double if_null = 0.0);
 int64_t int64_value(uint64_t row, int col, int64_t if_null = 0);
 std::string text_value(uint64_t row, int col, const std::string &if_null = "");
 
+// Settings changed for one piece of work. close() puts them back; on an error the transaction's
+// abort does (there is no destructor: nothing may call into PostgreSQL while C++ unwinds).
+class GucScope {
+  public:
+    GucScope();
+    void set(const char *name, const std::string &value);
+    void close();
+
+  private:
+    int nest_ = 0;
+};
+
+// Seeds random() so that a following ORDER BY random() on a serial scan is the same for a seed.
+void set_random_seed(int64_t seed);
+
 // A prepared statement kept for the duration of the call.
 struct Plan {
     SPIPlanPtr plan = nullptr;

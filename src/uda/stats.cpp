@@ -79,16 +79,18 @@ BISMARCK_FUNCTION(bismarck_feature_stats_step) {
     const int64_t dim = ARR_NDIM(x) == 0 ? 0 : ARR_DIMS(x)[0];
     ArrayType *state = PG_ARGISNULL(0) ? new_stats(dim, context) : PG_GETARG_ARRAYTYPE_P(0);
     double *s = stats_data(state);
-    const std::string row = std::to_string(int64_t(s[0]) + 1);
+    // built only on an error path: this runs once per row
+    auto row = [s] {
+        return "Row " + std::to_string(int64_t(s[0]) + 1) +
+               " (counting non-NULL rows in scan order).";
+    };
     if (int64_t(s[1]) != dim)
         fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
              "features have " + std::to_string(dim) + " elements but earlier rows have " +
                  std::to_string(int64_t(s[1])),
-             "Row " + row + " (counting non-NULL rows in scan order).",
-             "Every row's feature vector must have the same length.");
+             row(), "Every row's feature vector must have the same length.");
     if (ARR_HASNULL(x))
-        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "features contain a NULL element",
-             "Row " + row + " (counting non-NULL rows in scan order).");
+        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "features contain a NULL element", row());
     bool finite = true;
     if (ARR_ELEMTYPE(x) == FLOAT8OID) {
         const double *v = reinterpret_cast<const double *>(ARR_DATA_PTR(x));
@@ -99,9 +101,7 @@ BISMARCK_FUNCTION(bismarck_feature_stats_step) {
         for (int64_t j = 0; j < dim; ++j) finite = finite && std::isfinite(v[j]);
         if (finite) add_row(s, v, dim);
     }
-    if (!finite)
-        fail(ERRCODE_DATA_EXCEPTION, "features contain NaN or infinity",
-             "Row " + row + " (counting non-NULL rows in scan order).");
+    if (!finite) fail(ERRCODE_DATA_EXCEPTION, "features contain NaN or infinity", row());
     PG_RETURN_POINTER(state);
 }
 

@@ -41,9 +41,9 @@ namespace {
 using igd::Parallelism;
 using models::Task;
 
-inline constexpr uint8_t kEvalOnly = 0x10;
-inline constexpr uint8_t kNoDivergence = 0x20;
-inline constexpr uint8_t kNullIsError = 0x40;
+using igd::kEvalOnly;
+using igd::kNoDivergence;
+using igd::kNullIsError;
 
 // Options every training function takes, in this order, after its own leading arguments.
 struct Options {
@@ -200,15 +200,6 @@ std::string type_name(Oid t) {
     return n;
 }
 
-// Sets a GUC for the rest of the training call (undone by AtEOXact_GUC at the end, or by the
-// transaction's abort).
-void set_guc(const char *name, const std::string &value) {
-    pg_call([&] {
-        (void)set_config_option(name, value.c_str(), PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                                true, 0, false);
-    });
-}
-
 double now_seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
         .count();
@@ -224,6 +215,7 @@ struct Run {
     Task task;
     std::string model, source_sql;
     Options opt;
+    spi::GucScope gucs;               // the run's settings, put back when it returns
     std::vector<std::string> inputs;  // SQL expressions over the source, in the step's order
     std::vector<std::string> input_names;
     std::string not_null;  // a WHERE clause keeping rows with no NULL input
@@ -248,9 +240,8 @@ struct Run {
     // setseed() on a serial plan with synchronized scans off is the same order for the same seed.
     std::string shuffled_copy(int64_t seed, int workers) {
         const std::string name = new_table_name();
-        set_guc("max_parallel_workers_per_gather", "0");
-        const double frac = double(uint64_t(seed) % 2000000001ull) / 1e9 - 1.0;
-        spi::exec("SELECT pg_catalog.setseed(" + fmt(frac) + ")");
+        gucs.set("max_parallel_workers_per_gather", "0");
+        spi::set_random_seed(seed);
         std::string cols;
         for (size_t i = 0; i < inputs.size(); ++i)
             cols += (i ? ", " : "") + inputs[i] + " AS " + input_names[i];
@@ -316,7 +307,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
             if (workers <= 0) workers = 2;
         }
     }
-    set_guc("synchronize_seqscans", "off");
+    run.gucs.set("synchronize_seqscans", "off");
 
     // Shuffle once (or never: scan the source as it is).
     if (o.shuffle == "never") {
@@ -329,12 +320,12 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         run.table = run.shuffled_copy(o.seed, workers);
     }
     if (parallel && workers > 0) {
-        set_guc("max_parallel_workers_per_gather", std::to_string(workers));
-        set_guc("parallel_setup_cost", "0");
-        set_guc("parallel_tuple_cost", "0");
-        set_guc("min_parallel_table_scan_size", "0");
+        run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
+        run.gucs.set("parallel_setup_cost", "0");
+        run.gucs.set("parallel_tuple_cost", "0");
+        run.gucs.set("min_parallel_table_scan_size", "0");
     } else {
-        set_guc("max_parallel_workers_per_gather", "0");
+        run.gucs.set("max_parallel_workers_per_gather", "0");
     }
 
     init->parallelism = uint8_t(par);
@@ -349,7 +340,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
     // not win); the candidate with the lowest held-out loss is kept.
     double alpha0 = o.step;
     if (alpha0 == 0.0) {
-        set_guc("max_parallel_workers_per_gather", "0");
+        run.gucs.set("max_parallel_workers_per_gather", "0");
         const std::string n = std::to_string(run.sample_rows);
         spi::Plan sample, held_out;
         sample.prepare(run.epoch_sql("(SELECT * FROM " + run.table + " LIMIT " + n + ") AS sample"),
@@ -382,7 +373,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         }
         pfree(probe);
         if (parallel && workers > 0)
-            set_guc("max_parallel_workers_per_gather", std::to_string(workers));
+            run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
     }
 
     // Shared memory: the model lives in a segment every process attaches.
@@ -420,7 +411,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         if (o.shuffle == "every_epoch" && epoch > 0) {
             run.table = run.shuffled_copy(o.seed + epoch, workers);
             if (parallel && workers > 0)
-                set_guc("max_parallel_workers_per_gather", std::to_string(workers));
+                run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
             plan.prepare(run.epoch_sql(run.table), {run.state_type});
         }
         state->epoch = epoch;
@@ -476,7 +467,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
     {
         StateHeader *eval = copy_state(final_model, false);
         eval->flags |= kEvalOnly;
-        set_guc("max_parallel_workers_per_gather", "0");
+        run.gucs.set("max_parallel_workers_per_gather", "0");
         StateHeader *out = run.run_epoch(plan, eval);
         loss = objective(out, igd::state_prev(out));
     }
@@ -507,6 +498,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
        << base.options_json << "}";
     rec.options_json = js.str();
     catalog::save(rec);
+    run.gucs.close();
     return {run.rows, run.skipped, base.dimension, epoch,      loss,
             alpha0,   rec.seconds, converged,      ran_workers};
 }
