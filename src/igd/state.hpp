@@ -45,6 +45,7 @@ struct StateHeader {
     double loss_sum;
     int64_t batch;         // shared memory: rows whose updates a process applies at once
     int64_t participants;  // processes whose partial states were combined into this one
+    double scale;          // linear: initial-weight or label convention bits (reserved)
 };
 
 inline constexpr uint32_t kStateMagic = 0x4B4D5342;  // "BSMK"
