@@ -76,49 +76,73 @@ inline void check_for_interrupts() {
     pg_call([] { CHECK_FOR_INTERRUPTS(); });
 }
 
-// The wrapper every SQL-callable function goes through (see BISMARCK_FUNCTION).
-template <class F>
-Datum guarded(FunctionCallInfo fcinfo, F &&body) {
-    // What to raise is copied into plain buffers so that nothing with a destructor is alive when
-    // ereport longjmps out of this frame.
-    int sqlstate = ERRCODE_INTERNAL_ERROR;
-    char message[1024] = "", detail[1024] = "", hint[512] = "";
-    ErrorData *pg_error = nullptr;
+// What guarded() raises, copied out of the exception into plain buffers so that nothing with a
+// destructor is alive when ereport longjmps.
+struct ErrorReport {
+    int sqlstate;
+    ErrorData *pg_error;
+    char message[1024], detail[1024], hint[512];
+};
+
+// Fills `r` from the exception being handled. Called only from a catch block; kept out of line
+// so that the wrapper's fast path (every row of an epoch goes through it) stays small.
+[[gnu::cold, gnu::noinline]] inline void capture_exception(ErrorReport &r) noexcept {
+    r.sqlstate = ERRCODE_INTERNAL_ERROR;
+    r.pg_error = nullptr;
+    r.message[0] = r.detail[0] = r.hint[0] = '\0';
     try {
-        return body(fcinfo);
+        throw;
     } catch (const PgError &e) {
-        pg_error = e.data;
+        r.pg_error = e.data;
     } catch (const UserError &e) {
-        sqlstate = e.sqlstate;
-        strlcpy(message, e.message.c_str(), sizeof message);
-        strlcpy(detail, e.detail.c_str(), sizeof detail);
-        strlcpy(hint, e.hint.c_str(), sizeof hint);
+        r.sqlstate = e.sqlstate;
+        strlcpy(r.message, e.message.c_str(), sizeof r.message);
+        strlcpy(r.detail, e.detail.c_str(), sizeof r.detail);
+        strlcpy(r.hint, e.hint.c_str(), sizeof r.hint);
     } catch (const igd::Error &e) {
         switch (e.kind) {
             case igd::Error::Kind::invalid_parameter:
-                sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+                r.sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
                 break;
             case igd::Error::Kind::data_exception:
-                sqlstate = ERRCODE_DATA_EXCEPTION;
+                r.sqlstate = ERRCODE_DATA_EXCEPTION;
                 break;
             case igd::Error::Kind::diverged:
-                sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
-                strlcpy(hint, "Try a smaller step_size, or step_size => 'auto'.", sizeof hint);
+                r.sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+                strlcpy(r.hint, "Try a smaller step_size, or step_size => 'auto'.", sizeof r.hint);
                 break;
         }
-        strlcpy(message, e.what(), sizeof message);
+        strlcpy(r.message, e.what(), sizeof r.message);
     } catch (const std::bad_alloc &) {
-        sqlstate = ERRCODE_OUT_OF_MEMORY;
-        strlcpy(message, "out of memory in bismarck", sizeof message);
+        r.sqlstate = ERRCODE_OUT_OF_MEMORY;
+        strlcpy(r.message, "out of memory in bismarck", sizeof r.message);
     } catch (const std::exception &e) {
-        strlcpy(message, e.what(), sizeof message);
+        strlcpy(r.message, e.what(), sizeof r.message);
     } catch (...) {
-        strlcpy(message, "unknown C++ exception in bismarck", sizeof message);
+        strlcpy(r.message, "unknown C++ exception in bismarck", sizeof r.message);
     }
-    if (pg_error) ReThrowError(pg_error);
-    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message),
-                    detail[0] ? errdetail("%s", detail) : 0, hint[0] ? errhint("%s", hint) : 0));
+}
+
+// Raises what capture_exception() recorded. Called after the catch block has ended, when the
+// C++ runtime no longer holds the exception.
+[[noreturn, gnu::cold, gnu::noinline]] inline void raise_report(const ErrorReport &r) {
+    if (r.pg_error) ReThrowError(r.pg_error);
+    ereport(ERROR,
+            (errcode(r.sqlstate), errmsg("%s", r.message),
+             r.detail[0] ? errdetail("%s", r.detail) : 0, r.hint[0] ? errhint("%s", r.hint) : 0));
     pg_unreachable();
+}
+
+// The wrapper every SQL-callable function goes through (see BISMARCK_FUNCTION).
+template <class F>
+Datum guarded(FunctionCallInfo fcinfo, F &&body) {
+    ErrorReport report;  // not initialised here: filled only when something was thrown
+    try {
+        return body(fcinfo);
+    } catch (...) {
+        capture_exception(report);
+    }
+    raise_report(report);
 }
 
 }  // namespace bismarck::uda

@@ -16,18 +16,25 @@ static constexpr uint64_t kSegmentMagic = 0x4253484D4F44454Cull;  // "BSHMODEL"
 // leader finds the driver's own mapping. The callback forgets it when the segment goes away.
 static dsm_segment *g_segment = nullptr;
 static uint64_t g_handle = 0;
+// The last (token, n_params) found to match g_segment's header, and the checked address.
+static SharedSegment *g_checked = nullptr;
+static uint64_t g_token = 0;
+static int64_t g_n_params = 0;
 
 static void forget_segment(dsm_segment *, Datum) {
     g_segment = nullptr;
     g_handle = 0;
+    g_checked = nullptr;
 }
 
 SharedSegment *shared_create(int64_t n_params, dsm_segment **seg, uint64_t *handle,
                              uint64_t *token) {
-    const Size bytes = MAXALIGN(sizeof(SharedSegment)) + sizeof(double) * 2 * Size(n_params);
     dsm_segment *s = nullptr;
-    pg_call([&] { s = dsm_create(bytes, 0); });
+    pg_call([&] { s = dsm_create(segment_bytes(n_params), 0); });
+    // A segment is mapped at a page boundary, so the lines of the layout are real cache lines.
     auto *h = static_cast<SharedSegment *>(dsm_segment_address(s));
+    Assert(reinterpret_cast<uintptr_t>(h) % kLine == 0);
+    memset(static_cast<void *>(h), 0, segment_bytes(n_params));
     h->magic = kSegmentMagic;
     std::random_device rd;
     h->token = (uint64_t(rd()) << 32) ^ rd();
@@ -40,6 +47,8 @@ SharedSegment *shared_create(int64_t n_params, dsm_segment **seg, uint64_t *hand
 }
 
 SharedSegment *shared_attach(uint64_t handle, uint64_t token, int64_t n_params) {
+    if (g_checked != nullptr && g_handle == handle && g_token == token && g_n_params == n_params)
+        return g_checked;
     if (g_segment == nullptr || g_handle != handle) {
         dsm_segment *s = dsm_find_mapping(dsm_handle(handle));
         if (s == nullptr) {
@@ -57,12 +66,15 @@ SharedSegment *shared_attach(uint64_t handle, uint64_t token, int64_t n_params) 
         g_handle = handle;
         on_dsm_detach(s, forget_segment, 0);
     }
+    g_checked = nullptr;
     auto *h = static_cast<SharedSegment *>(dsm_segment_address(g_segment));
-    if (dsm_segment_map_length(g_segment) < MAXALIGN(sizeof(SharedSegment)) ||
-        h->magic != kSegmentMagic || h->token != token || h->n_params != n_params ||
-        dsm_segment_map_length(g_segment) <
-            MAXALIGN(sizeof(SharedSegment)) + sizeof(double) * 2 * Size(n_params))
+    if (dsm_segment_map_length(g_segment) < sizeof(SharedSegment) || h->magic != kSegmentMagic ||
+        h->token != token || h->n_params != n_params ||
+        dsm_segment_map_length(g_segment) < segment_bytes(n_params))
         fail(ERRCODE_INSUFFICIENT_PRIVILEGE, "the state does not match its shared-memory model");
+    g_checked = h;
+    g_token = token;
+    g_n_params = n_params;
     return h;
 }
 

@@ -15,20 +15,33 @@ extern "C" {
 
 namespace bismarck::uda {
 
+// Every process writes the parameters, so nothing else may share their cache lines: the header
+// (read-only during a run), the lock and the two parameter blocks each start a new line. 128
+// bytes, not 64: x86 cores also fetch a line's neighbour, so two lines 64 bytes apart contend.
+inline constexpr size_t kLine = 128;
+
+inline constexpr size_t line_round(size_t bytes) {
+    return (bytes + kLine - 1) / kLine * kLine;
+}
+
 struct SharedSegment {
-    uint64_t magic;
+    alignas(kLine) uint64_t magic;
     uint64_t token;  // a per-run secret: a state naming this segment must carry it
     int64_t n_params;
-    slock_t lock;  // used only by shared_memory_locked
-    // 8-byte aligned: double params[n_params]; double prev[n_params];
+    alignas(kLine) slock_t lock;  // used only by shared_memory_locked
+    // then, each on its own lines: double params[n_params]; double prev[n_params];
 };
 
-inline double *segment_params(SharedSegment *s) {
-    return reinterpret_cast<double *>(reinterpret_cast<char *>(s) +
-                                      MAXALIGN(sizeof(SharedSegment)));
+inline size_t segment_bytes(int64_t n_params) {
+    return sizeof(SharedSegment) + 2 * line_round(sizeof(double) * size_t(n_params));
 }
+inline double *segment_params(SharedSegment *s) {
+    return reinterpret_cast<double *>(reinterpret_cast<char *>(s) + sizeof(SharedSegment));
+}
+// The model as it was when the epoch started (read-only during the epoch).
 inline double *segment_prev(SharedSegment *s) {
-    return segment_params(s) + s->n_params;
+    return reinterpret_cast<double *>(reinterpret_cast<char *>(segment_params(s)) +
+                                      line_round(sizeof(double) * size_t(s->n_params)));
 }
 
 // Driver side: a new segment for n_params parameters, owned by the current resource owner, so
@@ -36,7 +49,9 @@ inline double *segment_prev(SharedSegment *s) {
 SharedSegment *shared_create(int64_t n_params, dsm_segment **seg, uint64_t *handle,
                              uint64_t *token);
 
-// Any process: the segment `handle`, attached once per process and checked against `token`.
+// Any process: the segment `handle`, attached once per process and checked against `token` and
+// `n_params` once per (handle, token, n_params): later calls return the mapping without reading
+// the segment (the rows of an epoch call this for every row).
 SharedSegment *shared_attach(uint64_t handle, uint64_t token, int64_t n_params);
 
 }  // namespace bismarck::uda
