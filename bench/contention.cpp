@@ -1,6 +1,7 @@
 // Cache-line contention of a dense Hogwild model, without PostgreSQL: the engine's own step on
 // in-memory rows, one thread against two threads sharing one model (relaxed atomics, as the
-// shared-memory epochs do), with per-row updates and with batched updates.
+// shared-memory epochs do), with per-row updates and with batched updates (a private copy per
+// thread, exchanged with the shared model by atomic adds every `batch` rows).
 //
 //   build/cmake/contention [rows] [dim]      (built by CMake with the unit tests)
 //
@@ -29,28 +30,29 @@ template <class A>
 void run_rows(const Data &d, int64_t begin, int64_t end, double *w, const double *prev,
               int64_t batch) {
     const igd::StepParams s{0.01, 1e-4, 0.0, 0.0};
-    std::vector<double> pending(d.dim + 1, 0.0), snapshot(d.dim + 1, 0.0);
+    const int64_t n = d.dim + 1;
+    std::vector<double> base(size_t(n), 0.0), local(size_t(n), 0.0);  // private to this thread
     igd::LinearParams<A> model{w, d.dim};
     const igd::LinearParams<igd::PlainAccess> old{const_cast<double *>(prev), d.dim};
+    if (batch > 1) igd::pull<A>(w, base.data(), local.data(), n);
     for (int64_t i = begin; i < end; ++i) {
         const igd::DenseRow<double> row{&d.x[size_t(i * d.dim)], d.dim};
         if (batch <= 1) {
             igd::supervised_step<models::Logistic>(model, old, row, d.y[size_t(i)], s);
         } else {
-            if ((i - begin) % batch == 0)
-                for (int64_t k = 0; k <= d.dim; ++k) snapshot[size_t(k)] = A::load(w + k);
-            igd::supervised_gradient<models::Logistic>(
-                igd::LinearParams<igd::PlainAccess>{snapshot.data(), d.dim}, old, row,
-                d.y[size_t(i)], s.alpha, pending.data());
-            if ((i - begin + 1) % batch == 0) igd::apply_pending(model, pending.data(), batch, s);
+            igd::supervised_step<models::Logistic>(
+                igd::LinearParams<igd::PlainAccess>{local.data(), d.dim}, old, row, d.y[size_t(i)],
+                s);
+            if ((i - begin + 1) % batch == 0) igd::exchange<A>(w, base.data(), local.data(), n);
         }
     }
+    if (batch > 1) igd::exchange<A>(w, base.data(), local.data(), n);
 }
 
 double time_ns_per_row(const Data &d, int threads, int64_t batch, bool relaxed = false) {
     std::vector<double> times;
     for (int rep = 0; rep < 5; ++rep) {
-        alignas(64) static double w[4096];
+        alignas(128) static double w[4096];
         std::vector<double> prev(d.dim + 1, 0.0);
         std::fill(w, w + d.dim + 1, 0.0);
         const auto t0 = std::chrono::steady_clock::now();
@@ -94,7 +96,7 @@ int main(int argc, char **argv) {
     std::printf("%-34s %10.1f %10.2f\n", "1 thread, per-row updates", serial, 1.0);
     const double relaxed = time_ns_per_row(d, 1, 1, true);
     std::printf("%-34s %10.1f %10.2f\n", "1 thread, relaxed atomics", relaxed, serial / relaxed);
-    for (int64_t batch : {1, 4, 16, 64}) {
+    for (int64_t batch : {1, 4, 16, 64, 256}) {
         const double t = time_ns_per_row(d, 2, batch);
         char name[64];
         std::snprintf(name, sizeof name, "2 threads, batch %lld", (long long)batch);

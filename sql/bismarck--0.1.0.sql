@@ -302,7 +302,7 @@ CREATE FUNCTION bismarck.train_logistic(
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT 1)
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL)
     RETURNS TABLE (model text, task text, rows bigint, skipped bigint, dimension bigint,
                    epochs integer, loss double precision, step_size double precision,
                    seconds double precision, converged boolean, parallelism text,
@@ -316,7 +316,7 @@ CREATE FUNCTION bismarck.train_svm(
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT 1)
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL)
     RETURNS TABLE (model text, task text, rows bigint, skipped bigint, dimension bigint,
                    epochs integer, loss double precision, step_size double precision,
                    seconds double precision, converged boolean, parallelism text,

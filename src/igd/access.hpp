@@ -10,6 +10,7 @@ namespace bismarck::igd {
 struct PlainAccess {
     static double load(const double *p) { return *p; }
     static void store(double *p, double v) { *p = v; }
+    static double add(double *p, double d) { return *p += d; }
 };
 
 // Several processes update the same parameters concurrently. Relaxed atomic loads and stores
@@ -21,6 +22,10 @@ struct RelaxedAccess {
     }
     static void store(double *p, double v) {
         std::atomic_ref<double>(*p).store(v, std::memory_order_relaxed);
+    }
+    // p += d as one atomic read-modify-write (no concurrent add is lost); returns the new value.
+    static double add(double *p, double d) {
+        return std::atomic_ref<double>(*p).fetch_add(d, std::memory_order_relaxed) + d;
     }
 };
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "igd/access.hpp"
+#include "igd/rows.hpp"
 
 namespace bismarck::igd {
 
@@ -36,6 +37,48 @@ inline double soft_threshold(double v, double t) {
     return v > t ? v - t : (v < -t ? v + t : 0.0);
 }
 
+// w·x (and v·x) over a dense array, in four independent running sums. One sum is a chain of
+// dependent additions, each waiting for the last (~4 cycles); four chains overlap, and with plain
+// access the compiler turns them into vector instructions. The order of additions is fixed, so
+// results are reproducible.
+template <class A, class T>
+double dense_dot(const double *w, const T *x, int64_t n) {
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        s0 += A::load(w + j) * double(x[j]);
+        s1 += A::load(w + j + 1) * double(x[j + 1]);
+        s2 += A::load(w + j + 2) * double(x[j + 2]);
+        s3 += A::load(w + j + 3) * double(x[j + 3]);
+    }
+    for (; j < n; ++j) s0 += A::load(w + j) * double(x[j]);
+    return (s0 + s1) + (s2 + s3);
+}
+
+template <class A, class T>
+void dense_dot2(const double *w, const double *v, const T *x, int64_t n, double *wx, double *vx) {
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0;
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const double x0 = double(x[j]), x1 = double(x[j + 1]), x2 = double(x[j + 2]),
+                     x3 = double(x[j + 3]);
+        a0 += A::load(w + j) * x0;
+        a1 += A::load(w + j + 1) * x1;
+        a2 += A::load(w + j + 2) * x2;
+        a3 += A::load(w + j + 3) * x3;
+        b0 += v[j] * x0;
+        b1 += v[j + 1] * x1;
+        b2 += v[j + 2] * x2;
+        b3 += v[j + 3] * x3;
+    }
+    for (; j < n; ++j) {
+        a0 += A::load(w + j) * double(x[j]);
+        b0 += v[j] * double(x[j]);
+    }
+    *wx = (a0 + a1) + (a2 + a3);
+    *vx = (b0 + b1) + (b2 + b3);
+}
+
 // The parameters of a linear model over `dim` features: w[0..dim) then the intercept w[dim].
 // `A` says how they are read and written (plain, or relaxed atomics for Hogwild).
 template <class A>
@@ -51,6 +94,11 @@ struct LinearParams {
         double s = 0.0;
         x.for_each([&](int64_t j, double v) { s += A::load(w + j) * v; });
         return s + intercept();
+    }
+    template <class T>
+    double margin(const DenseRow<T> &x) const {
+        if (x.mean) return margin<DenseRow<T>>(x);
+        return dense_dot<A>(w, x.x, x.dim) + intercept();
     }
 
     // One step along the gradient of loss_i + regularisers, given g = d loss_i / d(w·x + b):
@@ -126,6 +174,14 @@ Scores scores(const LinearParams<A> &w, const LinearParams<PlainAccess> &prev, c
     });
     return {z + w.intercept(), z_prev + prev.intercept()};
 }
+template <class A, class T>
+Scores scores(const LinearParams<A> &w, const LinearParams<PlainAccess> &prev,
+              const DenseRow<T> &x) {
+    if (x.mean) return scores<A, DenseRow<T>>(w, prev, x);
+    double z, z_prev;
+    dense_dot2<A>(w.w, prev.w, x.x, x.dim, &z, &z_prev);
+    return {z + w.intercept(), z_prev + prev.intercept()};
+}
 
 // One row of a supervised linear model: the loss of the previous epoch's model `prev` on the row
 // is returned (so that an epoch reports the exact objective of the model it started from, in the
@@ -138,35 +194,26 @@ double supervised_step(LinearParams<A> w, const LinearParams<PlainAccess> &prev,
     return Model::loss(y * z.previous);
 }
 
-// The same row for a batched Hogwild step: the scores and the loss as above, but the update
-// -alpha g x is added to a process-local `pending` block instead of the shared model; the caller
-// applies the block every few rows (apply_pending), so that processes contend for the model's
-// cache lines once per batch rather than once per row.
-template <class Model, class A, class Row>
-double supervised_gradient(const LinearParams<A> &w, const LinearParams<PlainAccess> &prev,
-                           const Row &x, double y, double alpha, double *pending) {
-    const Scores z = scores(w, prev, x);
-    const double c = -alpha * Model::gradient(y * z.current, y);
-    if (c != 0.0) {
-        x.for_each([&](int64_t j, double v) { pending[j] += c * v; });
-        pending[w.dim] += c;
-    }
-    return Model::loss(y * z.previous);
+// Batched Hogwild. Each process runs plain steps on a private copy `local` of the shared model
+// (the serial code path: no shared cache line is touched per row, and the loops vectorise), and
+// every few rows exchanges it: what `local` moved since the last exchange (local - base) is added
+// to the shared model with atomic adds, so no process's update is lost and no value torn, and
+// the copy continues from the shared model's new value (which holds the other processes'
+// updates). A process's own updates are never stale; the others' are at most one batch late.
+//
+// `base` and `local` are process-private; the first exchange of an epoch starts from a zero
+// delta with base = local = the shared model (`pull`).
+template <class A>
+void pull(const double *shared, double *base, double *local, int64_t n) {
+    for (int64_t k = 0; k < n; ++k) base[k] = local[k] = A::load(shared + k);
 }
 
-// Applies `rows` rows' batched updates to the model and clears them: the regularisers' shrink
-// and soft threshold of those rows are applied at once.
 template <class A>
-void apply_pending(LinearParams<A> w, double *pending, int64_t rows, const StepParams &s) {
-    const double shrink = std::max(0.0, 1.0 - double(rows) * s.alpha * s.l2);
-    const double t = double(rows) * s.alpha * s.l1;
-    for (int64_t j = 0; j < w.dim; ++j) {
-        const double v = shrink * A::load(w.w + j) + pending[j];
-        A::store(w.w + j, t > 0.0 ? soft_threshold(v, t) : v);
-        pending[j] = 0.0;
+void exchange(double *shared, double *base, double *local, int64_t n) {
+    for (int64_t k = 0; k < n; ++k) {
+        const double d = local[k] - base[k];
+        base[k] = local[k] = d != 0.0 ? A::add(shared + k, d) : A::load(shared + k);
     }
-    A::store(w.w + w.dim, A::load(w.w + w.dim) + pending[w.dim]);
-    pending[w.dim] = 0.0;
 }
 
 // L2 and L1 terms of the objective of a linear model (the intercept is not regularised).

@@ -43,7 +43,7 @@ struct StateHeader {
     int64_t rows_seen;  // accumulated during an epoch
     int64_t nulls_skipped;
     double loss_sum;
-    int64_t batch;         // shared memory: rows whose updates a process applies at once
+    int64_t batch;         // shared memory: rows between a process's exchanges with the model
     int64_t participants;  // processes whose partial states were combined into this one
     double scale;          // linear: initial-weight or label convention bits (reserved)
 };
@@ -62,8 +62,9 @@ inline constexpr uint8_t kNullIsError = 0x40;   // on_null => 'error'
 inline constexpr int64_t kMaxParams = 50'000'000;
 
 // A shared state keeps no parameters (they live in the shared segment); inside an epoch its
-// `prev` block holds instead the updates the process has batched but not yet applied, followed
-// by the process's snapshot of the shared model, refreshed once per batch.
+// `prev` block holds instead, for batched updates (batch > 1), the process's private copy of the
+// model as of its last exchange with the shared one (`base`), followed by the copy itself
+// (`local`): see igd::exchange.
 inline size_t state_bytes(int64_t n_params, int64_t n_scaler, bool with_prev, bool shared) {
     const int64_t stored = shared ? (with_prev ? 2 * n_params : 0) : n_params * (with_prev ? 2 : 1);
     return sizeof(StateHeader) + sizeof(double) * size_t(stored + n_scaler);

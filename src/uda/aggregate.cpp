@@ -160,6 +160,7 @@ void linear_row(StateHeader *h, const Row &x, double y) {
     const igd::StepParams s{h->alpha, h->l2, h->l1, 0.0};
     const LinearParams<PlainAccess> prev{m.prev, d};
     const bool eval_only = h->flags & kEvalOnly;
+    const double *current = m.params;  // where this row's step went
     const double loss = models::with_linear_model(task_of(h), [&](auto model) {
         using M = decltype(model);
         if (eval_only) return M::loss(y * prev.margin(x));
@@ -167,16 +168,14 @@ void linear_row(StateHeader *h, const Row &x, double y) {
             case igd::Parallelism::shared_memory: {
                 const LinearParams<RelaxedAccess> w{m.params, d};
                 if (h->batch <= 1) return igd::supervised_step<M>(w, prev, x, y, s);
-                // Batched: score against this process's snapshot of the model (plain loads, so
-                // the loops vectorise), refreshed from the shared model once per batch, and
-                // apply the batch's updates to the shared model at once.
-                double *pending = igd::state_prev(h), *snapshot = pending + h->n_params;
-                if (h->rows_seen % h->batch == 0)
-                    for (int64_t k = 0; k <= d; ++k)
-                        snapshot[k] = RelaxedAccess::load(m.params + k);
-                const double l = igd::supervised_gradient<M>(LinearParams<PlainAccess>{snapshot, d},
-                                                             prev, x, y, s.alpha, pending);
-                if ((h->rows_seen + 1) % h->batch == 0) igd::apply_pending(w, pending, h->batch, s);
+                // Batched: plain steps on this process's copy, exchanged every `batch` rows.
+                double *base = igd::state_prev(h), *local = base + h->n_params;
+                current = local;
+                if (h->rows_seen == 0) igd::pull<RelaxedAccess>(m.params, base, local, d + 1);
+                const double l =
+                    igd::supervised_step<M>(LinearParams<PlainAccess>{local, d}, prev, x, y, s);
+                if ((h->rows_seen + 1) % h->batch == 0)
+                    igd::exchange<RelaxedAccess>(m.params, base, local, d + 1);
                 return l;
             }
             case igd::Parallelism::shared_memory_locked: {
@@ -193,7 +192,7 @@ void linear_row(StateHeader *h, const Row &x, double y) {
     });
     // The loss is measured at the epoch's starting model; a step that blew the current model up
     // shows first in its intercept, which every step touches: stop there, within the epoch.
-    if (!std::isfinite(loss) || !std::isfinite(m.params[d])) {
+    if (!std::isfinite(loss) || !std::isfinite(RelaxedAccess::load(current + d))) {
         bool finite = true;
         x.for_each([&](int64_t, double v) { finite = finite && std::isfinite(v); });
         if (!finite) non_finite(h, "features");
@@ -354,9 +353,10 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
     if (PG_ARGISNULL(0)) {
         MemoryContext old = MemoryContextSwitchTo(context);
         StateHeader *c = copy_state(b, true);
+        // the prev block: the epoch's starting model, or a shared state's base and local copy
+        const int64_t prev = (b->flags & bismarck::igd::kShared) ? 2 * b->n_params : b->n_params;
         memcpy(bismarck::igd::state_prev(c),
-               bismarck::igd::state_prev(const_cast<StateHeader *>(b)),
-               sizeof(double) * b->n_params);
+               bismarck::igd::state_prev(const_cast<StateHeader *>(b)), sizeof(double) * prev);
         MemoryContextSwitchTo(old);
         PG_RETURN_POINTER(c);
     }
@@ -375,11 +375,14 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
             for (int64_t k = s.row_seen(0); k < s.size(); ++k) pa[k] = pa[k] != 0.0 ? 1.0 : 0.0;
         }
     }
-    if ((a->flags & bismarck::igd::kShared) && (a->flags & bismarck::igd::kHasPrev)) {
-        // batched updates not yet applied: the driver applies their sum after the epoch
-        double *pa = bismarck::igd::state_prev(a);
-        const double *pb = bismarck::igd::state_prev(const_cast<StateHeader *>(b));
-        for (int64_t k = 0; k < a->n_params; ++k) pa[k] += pb[k];
+    if ((a->flags & bismarck::igd::kShared) && (a->flags & bismarck::igd::kHasPrev) &&
+        a->batch > 1) {
+        // Batched shared memory: what b's copy moved since its last exchange joins a's; the
+        // driver adds the sum (local - base) to the shared model after the epoch.
+        double *a_local = bismarck::igd::state_prev(a) + a->n_params;
+        const double *b_base = bismarck::igd::state_prev(const_cast<StateHeader *>(b));
+        const double *b_local = b_base + b->n_params;
+        for (int64_t k = 0; k < a->n_params; ++k) a_local[k] += b_local[k] - b_base[k];
     }
     a->rows_seen = n;
     a->participants += b->participants;

@@ -162,11 +162,11 @@ double score(FunctionCallInfo fcinfo, const Loaded *m) {
         n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
         if (n == m->dim) {
             if (ARR_ELEMTYPE(a) == FLOAT8OID) {
-                const double *x = reinterpret_cast<const double *>(ARR_DATA_PTR(a));
-                for (int64_t j = 0; j < n; ++j) s += m->w[j] * x[j];
+                s += bismarck::igd::dense_dot<bismarck::igd::PlainAccess>(
+                    m->w, reinterpret_cast<const double *>(ARR_DATA_PTR(a)), n);
             } else {
-                const float *x = reinterpret_cast<const float *>(ARR_DATA_PTR(a));
-                for (int64_t j = 0; j < n; ++j) s += m->w[j] * double(x[j]);
+                s += bismarck::igd::dense_dot<bismarck::igd::PlainAccess>(
+                    m->w, reinterpret_cast<const float *>(ARR_DATA_PTR(a)), n);
             }
         }
     } else {

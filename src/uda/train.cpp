@@ -419,11 +419,12 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         if (shared)
             memcpy(segment_prev(shared), segment_params(shared), sizeof(double) * state->n_params);
         StateHeader *out = run.run_epoch(plan, state);
-        if (shared && models::is_linear(task_of(out)) && out->batch > 1)
-            igd::apply_pending(
-                igd::LinearParams<igd::PlainAccess>{segment_params(shared), out->dim},
-                igd::state_prev(out), out->rows_seen % out->batch,
-                {state->alpha, out->l2, out->l1, 0.0});
+        if (shared && models::is_linear(task_of(out)) && out->batch > 1 && out->rows_seen > 0) {
+            // batched updates made after each process's last exchange (summed by the combine)
+            double *base = igd::state_prev(out);
+            igd::exchange<igd::PlainAccess>(segment_params(shared), base, base + out->n_params,
+                                            out->n_params);
+        }
         const double *prev = shared ? segment_prev(shared) : igd::state_prev(out);
         loss = objective(out, prev);
         ran_workers = int(out->participants);
@@ -573,14 +574,28 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     const std::string lname_col = text_arg(fcinfo, 3, "label");
     const bool standardize =
         PG_ARGISNULL(4 + kCommonOptions) ? true : PG_GETARG_BOOL(4 + kCommonOptions);
-    const int batch = PG_ARGISNULL(5 + kCommonOptions) ? 1 : PG_GETARG_INT32(5 + kCommonOptions);
-    if (batch < 1 || batch > 1000000)
-        fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             "batch must be between 1 and 1000000, not " + std::to_string(batch));
     const Column f = column(relid, run.source_sql, fname_col, "features");
     const Column l = column(relid, run.source_sql, lname_col, "label");
     const Oid sparse_type = bismarck_type("sparsevec");
     const bool sparse = f.type == sparse_type;
+    // Shared memory: a dense row updates every weight, so per-row Hogwild makes the processes
+    // fight over the model's cache lines on every row; by default each process steps a private
+    // copy and exchanges it with the shared model every kDenseSharedBatch rows (igd::exchange).
+    // A sparse row touches few weights, and an exchange costs the whole dimension: per-row.
+    constexpr int kDenseSharedBatch = 32;
+    const bool shared_memory = run.opt.parallelism == "shared_memory";
+    int batch = shared_memory && !sparse ? kDenseSharedBatch : 1;
+    if (!PG_ARGISNULL(5 + kCommonOptions)) {
+        batch = PG_GETARG_INT32(5 + kCommonOptions);
+        if (batch < 1 || batch > 1000000)
+            fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                 "batch must be between 1 and 1000000, not " + std::to_string(batch));
+        if (batch > 1 && !shared_memory)
+            fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                 "batch applies only to parallelism => 'shared_memory', not '" +
+                     run.opt.parallelism + "'",
+                 {}, "Leave batch out, or train with parallelism => 'shared_memory'.");
+    }
     if (f.type != FLOAT8ARRAYOID && f.type != FLOAT4ARRAYOID && !sparse)
         fail(ERRCODE_DATATYPE_MISMATCH,
              "features column \"" + fname_col + "\" has type " + type_name(f.type), {},
