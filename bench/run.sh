@@ -36,7 +36,7 @@ else
   SCALES="1 4 16" REPS=5 TRAIN_REPS=3 EPOCHS=20 PAR_EPOCHS=10 SCALE_EPOCHS=3
 fi
 N_DENSE_TEST=$((N_DENSE / 5)) N_SPARSE_TEST=$((N_SPARSE / 4))
-RANK=20 BATCH=64
+RANK=20
 export REPS
 
 rm -rf "$raw"
@@ -92,18 +92,27 @@ timeset() {
     }' 
 }
 
-# train SECTION DATASET CONFIG WORKERS RUN MODEL TASK SQL [SCAN]
+# train SECTION DATASET CONFIG WORKERS RUN MODEL TASK SQL [SCAN [PWORKERS]]
 # Runs one training call in a fresh session (\timing for the wall time) and reads the backend's
 # peak memory afterwards. One line of runs.csv; the epochs are in bismarck.training_log. With
 # SCAN, that bare scan is timed (serial) in the same session just before and just after the
-# call, so that an epoch and a scan are compared under the same conditions.
-echo "model,section,dataset,config,workers,run,task,wall_s,vmhwm_kb,rss_anon_kb,rss_shmem_kb,scan_before_s,scan_after_s" >"$raw/runs.csv"
+# call, so that an epoch and a scan are compared under the same conditions; with PWORKERS too,
+# the same scan is also timed there with a forced parallel plan of PWORKERS workers.
+echo "model,section,dataset,config,workers,run,task,wall_s,vmhwm_kb,rss_anon_kb,rss_shmem_kb,scan_before_s,scan_after_s,pscan_before_s,pscan_after_s" >"$raw/runs.csv"
 train() {
-  local section=$1 dataset=$2 config=$3 workers=$4 run=$5 model=$6 task=$7 sql=$8 scan=${9:-}
-  local o times mem scanned="" wall before after
+  local section=$1 dataset=$2 config=$3 workers=$4 run=$5 model=$6 task=$7 sql=$8 scan=${9:-} pw=${10:-}
+  local o times mem scanned="" pscanned="" wall before after pbefore pafter
   if [[ -n $scan ]]; then
     # untimed first: a fresh backend's first scan also maps the shared buffers it touches
     scanned="BEGIN; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off;
+$scan;
+\\timing on
+$scan;
+\\timing off
+COMMIT;"
+  fi
+  if [[ -n $pw ]]; then
+    pscanned="BEGIN; $(parallel "$pw" | sed 's/SET /SET LOCAL /g')
 $scan;
 \\timing on
 $scan;
@@ -114,12 +123,16 @@ COMMIT;"
 SET client_min_messages = warning;
 \\echo @@before
 ${scanned}
+\\echo @@pbefore
+${pscanned}
 \\echo @@train
 \\timing on
 $sql;
 \\timing off
 \\echo @@after
 ${scanned}
+\\echo @@pafter
+${pscanned}
 SELECT 'MEM', (regexp_match(s, 'VmHWM:\s+(\d+)'))[1], (regexp_match(s, 'RssAnon:\s+(\d+)'))[1],
        (regexp_match(s, 'RssShmem:\s+(\d+)'))[1]
   FROM pg_read_file('/proc/' || pg_backend_pid() || '/status') AS s;
@@ -127,12 +140,12 @@ EOF
 )
   # the last Time: after each marker (the measured statement is the last one timed there)
   times=$(awk '/^@@/ { k = substr($0, 3) } /^Time: / { t[k] = $2 / 1000 }
-               END { printf "%s,%s,%s", t["train"], t["before"], t["after"] }' <<<"$o")
+               END { printf "%s,%s,%s,%s,%s", t["train"], t["before"], t["after"], t["pbefore"], t["pafter"] }' <<<"$o")
   mem=$(grep '^MEM|' <<<"$o" | cut -d'|' -f2- | tr '|' ',')
-  IFS=, read -r wall before after <<<"$times"
-  echo "$model,$section,\"$dataset\",\"$config\",$workers,$run,$task,$wall,$mem,$before,$after" >>"$raw/runs.csv"
-  printf '    %-40s %8.3f s  (%s)%s\n' "$model" "$wall" "$(grep "^$model|" <<<"$o" | cut -d'|' -f6,7,10-12)" \
-    "${scan:+  scans ${before} s, ${after} s}" >&2
+  IFS=, read -r wall before after pbefore pafter <<<"$times"
+  echo "$model,$section,\"$dataset\",\"$config\",$workers,$run,$task,$wall,$mem,$before,$after,$pbefore,$pafter" >>"$raw/runs.csv"
+  printf '    %-40s %8.3f s  (%s)%s%s\n' "$model" "$wall" "$(grep "^$model|" <<<"$o" | cut -d'|' -f6,7,10-12)" \
+    "${scan:+  scans ${before} s, ${after} s}" "${pw:+, parallel ${pbefore} s, ${pafter} s}" >&2
 }
 
 # The fresh-session peak memory of a bare scan (the baseline of the training runs' figures).
@@ -316,35 +329,32 @@ for m in lr svm; do
 done
 
 ##################################################################### 4. parallelism
-log "4. parallelism ($PAR_EPOCHS epochs, shuffle once, fixed step)"
+# Every run times the bare scan of its table serially and with a forced parallel plan of the
+# run's worker count (2 for serial runs) in its own session, just before and after training: the
+# parallel speed-up of a bare scan is measured side by side with the epochs' speed-ups.
+log "4. parallelism ($PAR_EPOCHS epochs, shuffle once, fixed step; bare scans around every run)"
 for m in lr lmf; do
   if [[ $m == lr ]]; then
-    ds=dense task=logistic a=$(step_of peer_lr_dense_1)
+    ds=dense task=logistic a=$(step_of peer_lr_dense_1) scan="SELECT sum(x[54]) FROM dense"
     call() { echo "SELECT * FROM bismarck.train_logistic('$1', 'dense', 'x', 'label', epochs => $PAR_EPOCHS, step_size => $a, $2)"; }
   else
-    ds=ratings task=lmf a=$a_lmf
+    ds=ratings task=lmf a=$a_lmf scan="SELECT sum(user_id + movie_id + rating) FROM ratings"
     call() { echo "SELECT * FROM bismarck.train_lmf('$1', 'ratings', 'user_id', 'movie_id', 'rating', rank => $RANK, epochs => $PAR_EPOCHS, step_size => $a, $2)"; }
   fi
   for r in $(seq 1 "$TRAIN_REPS"); do
-    train parallel "$ds" serial 0 "$r" "par_${m}_serial_0_$r" "$task" "$(call "par_${m}_serial_0_$r" "$(opts $r)")"
+    train parallel "$ds" serial 0 "$r" "par_${m}_serial_0_$r" "$task" "$(call "par_${m}_serial_0_$r" "$(opts $r)")" "$scan" 2
     for p in shared_memory shared_memory_locked model_averaging; do
       for w in 1 2; do
         train parallel "$ds" "$p" "$w" "$r" "par_${m}_${p}_${w}_$r" "$task" \
-          "$(call "par_${m}_${p}_${w}_$r" "parallelism => '$p', workers => $w, $(opts $r)")"
+          "$(call "par_${m}_${p}_${w}_$r" "parallelism => '$p', workers => $w, $(opts $r)")" "$scan" "$w"
       done
     done
-    if [[ $m == lr ]]; then  # batched Hogwild: shared-model updates every $BATCH rows
+    if [[ $m == lr ]]; then  # the paper's Hogwild: every row updates the shared model
       for w in 1 2; do
-        train parallel "$ds" "shared_memory, batch $BATCH" "$w" "$r" "par_${m}_shared_memory_batch_${w}_$r" "$task" \
-          "$(call "par_${m}_shared_memory_batch_${w}_$r" "parallelism => 'shared_memory', batch => $BATCH, workers => $w, $(opts $r)")"
+        train parallel "$ds" "shared_memory, per-row (batch 1)" "$w" "$r" "par_${m}_shared_memory_row_${w}_$r" "$task" \
+          "$(call "par_${m}_shared_memory_row_${w}_$r" "parallelism => 'shared_memory', batch => 1, workers => $w, $(opts $r)")" "$scan" "$w"
       done
     fi
-    # The driver's epoch query gets custom plans with the model state inlined as a constant for
-    # its first executions; a parallel plan ships that constant to every worker as text. With
-    # model averaging the state is the whole model (large for LMF): the same run with the
-    # session forced to generic plans shows the cost.
-    train parallel "$ds" "model_averaging, generic plan" 2 "$r" "par_${m}_model_averaging_generic_2_$r" "$task" \
-      "SET plan_cache_mode = force_generic_plan; $(call "par_${m}_model_averaging_generic_2_$r" "parallelism => 'model_averaging', workers => 2, $(opts $r)")"
   done
 done
 
@@ -399,9 +409,10 @@ log "writing the report"
   echo "## 7. Cache-line contention of a shared dense model (the engine alone)"
   echo
   echo "\`build/cmake/contention $N_DENSE 54\` (bench/contention.cpp): the engine's logistic step on"
-  echo "in-memory rows, one thread against two threads updating one model through relaxed atomics;"
-  echo "'batch N' is the \`batch => N\` option of the shared-memory mode (updates applied once per N rows,"
-  echo "rows scored against a per-thread snapshot refreshed once per batch). Median of five runs."
+  echo "in-memory rows, one thread against two threads updating one model through relaxed atomics."
+  echo "'batch 1' is per-row Hogwild; 'batch N' is the \`batch => N\` option of the shared-memory mode"
+  echo "(each thread steps a private copy and adds what it moved to the shared model with atomic adds"
+  echo "every N rows; the default for dense rows is 32). Median of five runs."
   echo
   echo '```'
   cat "$raw/contention.txt"
