@@ -66,7 +66,7 @@ bench: deps
 	./scripts/deps.sh --bench
 	$(MAKE) all
 	$(MAKE) install
-	QUICK=$(QUICK) ./scripts/cluster.sh run --conf 'max_parallel_workers_per_gather = 2' -- ./bench/run.sh
+	QUICK=$(QUICK) ./scripts/cluster.sh run --conf 'max_parallel_workers_per_gather = 2' --huge-pages -- ./bench/run.sh
 
 format:
 	clang-format -i $(wildcard src/*/*.cpp src/*/*.hpp tests/*.cpp bench/*.cpp)

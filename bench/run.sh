@@ -3,7 +3,7 @@
 #
 #   make bench                     # full size (about half an hour on 2 cores)
 #   make bench QUICK=1             # small sizes, a few minutes
-#   QUICK=1 ./scripts/cluster.sh run --conf 'max_parallel_workers_per_gather = 2' -- ./bench/run.sh
+#   QUICK=1 ./scripts/cluster.sh run --conf 'max_parallel_workers_per_gather = 2' --huge-pages -- ./bench/run.sh
 #
 # Generates the data sets inside the database with seeded generators (bench/datasets.sql), then
 # measures, with ratios always taken between figures measured side by side in this same run:
@@ -166,7 +166,7 @@ step_of() { psql_q -c "SELECT (options->>'step_size')::float8 FROM bismarck.mode
 log "mode $MODE: dense $N_DENSE x 54, sparse $N_SPARSE x $SPARSE_DIM, ratings $RATINGS ($USERS x $MOVIES), scale x{$SCALES}"
 {
   echo "mode=$MODE"
-  echo "command=${QUICK:+QUICK=$QUICK }./scripts/cluster.sh run --conf 'max_parallel_workers_per_gather = 2' -- ./bench/run.sh (make bench${QUICK:+ QUICK=$QUICK})"
+  echo "command=${QUICK:+QUICK=$QUICK }./scripts/cluster.sh run --conf 'max_parallel_workers_per_gather = 2' --huge-pages -- ./bench/run.sh (make bench${QUICK:+ QUICK=$QUICK})"
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
   echo "cores=$(nproc)"
@@ -188,7 +188,8 @@ psql_q -f "$here/datasets.sql" 2>/dev/null
 psql_q -c "SELECT 'postgres=' || current_setting('server_version') || E'\nbismarck=' || bismarck.version() ||
   E'\nsettings=shared_buffers ' || current_setting('shared_buffers') || ', work_mem ' || current_setting('work_mem') ||
   ', max_parallel_workers_per_gather ' || current_setting('max_parallel_workers_per_gather') ||
-  ', max_parallel_workers ' || current_setting('max_parallel_workers')" >>"$raw/machine.txt"
+  ', max_parallel_workers ' || current_setting('max_parallel_workers') ||
+  ', huge_pages ' || current_setting('huge_pages')" >>"$raw/machine.txt"
 
 gen() {  # DATASET SQL
   local t0 t1
