@@ -111,16 +111,17 @@ struct LinearParams {
         const double shrink = 1.0 - s.alpha * s.l2;
         const double c = -s.alpha * g;
         if (c == 0.0 && s.l2 == 0.0 && s.l1 == 0.0) return;  // e.g. a hinge outside the margin
+        double *const p = w;  // a local: stores through it cannot change it (see DenseRow)
         if (s.l1 > 0.0) {
             const double t = s.alpha * s.l1;
-            x.for_each([&](int64_t j, double v) {
-                A::store(w + j, soft_threshold(shrink * A::load(w + j) + c * v, t));
+            x.for_each([=](int64_t j, double v) {
+                A::store(p + j, soft_threshold(shrink * A::load(p + j) + c * v, t));
             });
         } else {
             x.for_each(
-                [&](int64_t j, double v) { A::store(w + j, shrink * A::load(w + j) + c * v); });
+                [=](int64_t j, double v) { A::store(p + j, shrink * A::load(p + j) + c * v); });
         }
-        A::store(w + dim, A::load(w + dim) + c);
+        A::store(p + dim, A::load(p + dim) + c);
     }
 };
 

@@ -16,12 +16,18 @@ struct DenseRow {
     const double *mean = nullptr;
     const double *inv_scale = nullptr;
 
+    // The fields are copied to locals first: the compiler cannot tell that a kernel's stores to
+    // the model do not change them (no strict aliasing), and would reload them for every
+    // element, which also keeps the loop from vectorising.
     template <class F>
     void for_each(F &&f) const {
+        const T *const p = x;
+        const int64_t n = dim;
         if (mean) {
-            for (int64_t j = 0; j < dim; ++j) f(j, (double(x[j]) - mean[j]) * inv_scale[j]);
+            const double *const m = mean, *const s = inv_scale;
+            for (int64_t j = 0; j < n; ++j) f(j, (double(p[j]) - m[j]) * s[j]);
         } else {
-            for (int64_t j = 0; j < dim; ++j) f(j, double(x[j]));
+            for (int64_t j = 0; j < n; ++j) f(j, double(p[j]));
         }
     }
 };
@@ -35,7 +41,10 @@ struct SparseRow {
 
     template <class F>
     void for_each(F &&f) const {
-        for (int32_t k = 0; k < nnz; ++k) f(int64_t(index[k]), value[k]);
+        const int32_t *const idx = index;
+        const double *const val = value;
+        const int32_t n = nnz;
+        for (int32_t k = 0; k < n; ++k) f(int64_t(idx[k]), val[k]);
     }
 };
 
