@@ -97,7 +97,6 @@ struct LinearParams {
     }
     template <class T>
     double margin(const DenseRow<T> &x) const {
-        if (x.mean) return margin<DenseRow<T>>(x);
         return dense_dot<A>(w, x.x, x.dim) + intercept();
     }
 
@@ -178,7 +177,6 @@ Scores scores(const LinearParams<A> &w, const LinearParams<PlainAccess> &prev, c
 template <class A, class T>
 Scores scores(const LinearParams<A> &w, const LinearParams<PlainAccess> &prev,
               const DenseRow<T> &x) {
-    if (x.mean) return scores<A, DenseRow<T>>(w, prev, x);
     double z, z_prev;
     dense_dot2<A>(w.w, prev.w, x.x, x.dim, &z, &z_prev);
     return {z + w.intercept(), z_prev + prev.intercept()};

@@ -1,20 +1,18 @@
-// The rows a model learns from: dense (float8[]/float4[], optionally standardised on the fly)
-// and sparse (sorted 0-based indices with values). Every kernel is written once over `for_each`,
-// so a model never cares which kind of row it is given.
+// The rows a model learns from: dense (float8[]/float4[]) and sparse (sorted 0-based indices
+// with values). Every kernel is written once over `for_each`, so a model never cares which kind
+// of row it is given.
 #pragma once
 
 #include <cstdint>
 
 namespace bismarck::igd {
 
-// A dense row read in place from its storage. When `mean` is set the row is standardised on the
-// fly: value j is (x[j] - mean[j]) * inv_scale[j]; the stored data is never copied.
+// A dense row read in place from its storage (features the driver standardises are standardised
+// into a buffer first, once per row, by the caller).
 template <typename T>
 struct DenseRow {
     const T *x;
     int64_t dim;
-    const double *mean = nullptr;
-    const double *inv_scale = nullptr;
 
     // The fields are copied to locals first: the compiler cannot tell that a kernel's stores to
     // the model do not change them (no strict aliasing), and would reload them for every
@@ -23,12 +21,7 @@ struct DenseRow {
     void for_each(F &&f) const {
         const T *const p = x;
         const int64_t n = dim;
-        if (mean) {
-            const double *const m = mean, *const s = inv_scale;
-            for (int64_t j = 0; j < n; ++j) f(j, (double(p[j]) - m[j]) * s[j]);
-        } else {
-            for (int64_t j = 0; j < n; ++j) f(j, double(p[j]));
-        }
+        for (int64_t j = 0; j < n; ++j) f(j, double(p[j]));
     }
 };
 
