@@ -355,6 +355,7 @@ w(f"`shuffle => 'once'`, fixed step size, {machine.get('epochs_parallel', '?')} 
   "the epoch's speed-up over it (issue 4's goal for shared memory: at least 0.90). *Epochs to "
   "serial's loss*: the first epoch count after which the median loss over the runs is within "
   "0.2% of serial's final loss.\n")
+speedups = {}  # (task, config, workers) -> (epoch speed-up, bare scan speed-up): for the summary
 for task, ds in (("logistic", "dense"), ("lmf", "ratings")):
     g = group(section="parallel", task=task)
     if not len(g):
@@ -370,6 +371,7 @@ for task, ds in (("logistic", "dense"), ("lmf", "ratings")):
         reached = epochs_to(curve_, target)
         scan_up = serial_scan / par_scans.get(int(workers), float("nan")) if workers else float("nan")
         up = base / s
+        speedups[(task, config, int(workers))] = (up, scan_up)
         rows.append([config, workers, workers_ran(gg.model), fmt_s(s), f"{up:.2f}x",
                      f"{scan_up:.2f}x" if workers else "-",
                      f"**{up / scan_up:.2f}**" if workers and scan_up == scan_up else "-",
@@ -452,13 +454,9 @@ def best_parallel(task):
 
 def shared_share(task, workers=2):
     """shared_memory's epoch speed-up with `workers` over the bare scan's with the same workers."""
-    g = group(section="parallel", task=task)
-    sm = group(section="parallel", task=task, config="shared_memory", workers=workers)
-    if not len(g) or not len(sm):
+    if (task, "shared_memory", workers) not in speedups:
         return "n/a"
-    serial_scan, par_scans = scan_speedups(g)
-    up = sec_per_epoch(group(section="parallel", task=task, config="serial").model) / sec_per_epoch(sm.model)
-    scan_up = serial_scan / par_scans.get(workers, float("nan"))
+    up, scan_up = speedups[(task, "shared_memory", workers)]
     return f"{up / scan_up:.2f} (epoch {up:.2f}x, scan {scan_up:.2f}x)"
 
 

@@ -102,23 +102,10 @@ echo "model,section,dataset,config,workers,run,task,wall_s,vmhwm_kb,rss_anon_kb,
 train() {
   local section=$1 dataset=$2 config=$3 workers=$4 run=$5 model=$6 task=$7 sql=$8 scan=${9:-} pw=${10:-}
   local o times mem scanned="" pscanned="" wall before after pbefore pafter
-  if [[ -n $scan ]]; then
-    # untimed first: a fresh backend's first scan also maps the shared buffers it touches
-    scanned="BEGIN; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off;
-$scan;
-\\timing on
-$scan;
-\\timing off
-COMMIT;"
-  fi
-  if [[ -n $pw ]]; then
-    pscanned="BEGIN; $(parallel "$pw" | sed 's/SET /SET LOCAL /g')
-$scan;
-\\timing on
-$scan;
-\\timing off
-COMMIT;"
-  fi
+  # untimed first: a fresh backend's first scan also maps the shared buffers it touches
+  timed_scan() { printf 'BEGIN; %s\n%s;\n\\timing on\n%s;\n\\timing off\nCOMMIT;' "$1" "$scan" "$scan"; }
+  [[ -n $scan ]] && scanned=$(timed_scan "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off;")
+  [[ -n $pw ]] && pscanned=$(timed_scan "$(parallel "$pw" | sed 's/SET /SET LOCAL /g')")
   o=$(psql_q <<EOF
 SET client_min_messages = warning;
 \\echo @@before
@@ -336,10 +323,10 @@ done
 log "4. parallelism ($PAR_EPOCHS epochs, shuffle once, fixed step; bare scans around every run)"
 for m in lr lmf; do
   if [[ $m == lr ]]; then
-    ds=dense task=logistic a=$(step_of peer_lr_dense_1) scan="SELECT sum(x[54]) FROM dense"
+    ds=dense task=logistic a=$(step_of peer_lr_dense_1) scan=$scan_dense
     call() { echo "SELECT * FROM bismarck.train_logistic('$1', 'dense', 'x', 'label', epochs => $PAR_EPOCHS, step_size => $a, $2)"; }
   else
-    ds=ratings task=lmf a=$a_lmf scan="SELECT sum(user_id + movie_id + rating) FROM ratings"
+    ds=ratings task=lmf a=$a_lmf scan=$scan_ratings
     call() { echo "SELECT * FROM bismarck.train_lmf('$1', 'ratings', 'user_id', 'movie_id', 'rating', rank => $RANK, epochs => $PAR_EPOCHS, step_size => $a, $2)"; }
   fi
   for r in $(seq 1 "$TRAIN_REPS"); do
