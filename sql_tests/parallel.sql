@@ -13,14 +13,16 @@ UPDATE par SET y = (x[1] - 2 * x[2] + x[3] + 0.5 * (noise - 0.5) > 0)::int;
 CREATE TABLE ratings AS
 SELECT u, m, 3 + sin(u) * cos(m) + 0.1 * random() AS r
   FROM generate_series(0, 299) u, generate_series(0, 199) m WHERE random() < 0.5;
-SELECT loss AS serial_loss FROM bismarck.train_logistic('p_serial', 'par', 'x', 'y', seed => 1, epochs => 5) \gset
+-- 10 epochs: after 5, the final iterate's SGD noise at the step 'auto' picks (0.3) spread the
+-- parallel runs' losses over +-7% of serial's, and a 10% bound failed now and then
+SELECT loss AS serial_loss FROM bismarck.train_logistic('p_serial', 'par', 'x', 'y', seed => 1, epochs => 10, tolerance => 0) \gset
 SELECT loss AS lmf_serial FROM bismarck.train_lmf('l_serial', 'ratings', 'u', 'm', 'r', rank => 4, seed => 1, epochs => 5, step_size => 0.02) \gset
 SELECT p.mode,
        t.loss < :serial_loss * 1.1 AS close_to_serial,
        t.workers > 0 AS workers_ran,
        t.parallelism = p.mode AS reported
   FROM unnest(ARRAY['shared_memory', 'shared_memory_locked', 'model_averaging']) AS p(mode),
-       LATERAL bismarck.train_logistic('p_' || p.mode, 'par', 'x', 'y', seed => 1, epochs => 5,
+       LATERAL bismarck.train_logistic('p_' || p.mode, 'par', 'x', 'y', seed => 1, epochs => 10, tolerance => 0,
                                        parallelism => p.mode, workers => 2) t
  ORDER BY 1;
 -- model averaging of a factorization needs more epochs for the same loss (each worker's
@@ -41,7 +43,7 @@ SELECT p.mode, t.loss < :svm_serial * 1.1 AS close_to_serial, t.workers > 0 AS w
 -- shared memory with per-row updates (the paper's Hogwild; dense rows default to exchanges of a
 -- private copy every 32 rows, sparse rows to per-row updates)
 SELECT loss < :serial_loss * 1.1 AS per_row_close, workers > 0 AS workers_ran
-  FROM bismarck.train_logistic('b_per_row', 'par', 'x', 'y', seed => 1, epochs => 5,
+  FROM bismarck.train_logistic('b_per_row', 'par', 'x', 'y', seed => 1, epochs => 10, tolerance => 0,
                                parallelism => 'shared_memory', workers => 2, batch => 1);
 -- a batch is for shared memory only
 SELECT * FROM bismarck.train_logistic('b_serial', 'par', 'x', 'y', epochs => 1, batch => 8);
