@@ -20,8 +20,10 @@ EXTRA_CLEAN  = build
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+# pgxs.mk can be present without the server headers (Debian ships it with the server package).
+PG_HEADERS := $(wildcard $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)/postgres.h)
 
-ifneq ($(wildcard $(PGXS)),)
+ifneq ($(and $(wildcard $(PGXS)),$(PG_HEADERS)),)
 # Debian's server is built with LLVM: PGXS would also compile every source to bitcode with clang,
 # ignoring our C++ flags. JIT-inlining an extension like this one buys nothing.
 override with_llvm = no
