@@ -1,20 +1,21 @@
 // Unit tests of the core: gradients against finite differences, SGD against known optima,
-// factorization recovery, L1 sparsity, state validation. No PostgreSQL involved.
+// factorization recovery, L1 sparsity, the engine's helpers. No PostgreSQL involved.
+// (More in test_gradients.cpp, test_convergence.cpp, test_registry.cpp, test_state.cpp.)
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
-#include <cmath>
-#include <numeric>
 #include <atomic>
+#include <cmath>
 #include <thread>
 #include <vector>
 
+#include "common.hpp"
 #include "igd/engine.hpp"
 #include "igd/rows.hpp"
-#include "igd/state.hpp"
 #include "models/registry.hpp"
 
 using namespace bismarck;
+using namespace bismarck::testing;
 using igd::DenseRow;
 using igd::LinearParams;
 using igd::PlainAccess;
@@ -22,81 +23,48 @@ using igd::StepParams;
 
 namespace {
 
-struct Data {
-    Eigen::MatrixXd X;  // n x d
-    Eigen::VectorXd y;  // +-1
-};
-
-// A seeded, noisy, linearly-ish separable classification problem.
-Data make_classification(int n, int d, uint64_t seed) {
-    igd::SplitMix64 rng(seed);
-    Eigen::VectorXd truth(d);
-    for (int j = 0; j < d; ++j) truth[j] = rng.normal();
-    Data data{Eigen::MatrixXd(n, d), Eigen::VectorXd(n)};
-    for (int i = 0; i < n; ++i) {
-        for (int j = 0; j < d; ++j) data.X(i, j) = rng.normal();
-        const double z = data.X.row(i).dot(truth) + 0.5 + 0.8 * rng.normal();
-        data.y[i] = z > 0 ? 1.0 : -1.0;
-    }
-    return data;
+// d loss / d score by central differences of Model::loss, for a one-output model.
+template <class Model>
+double loss_slope(double s, double y, double h = 1e-6) {
+    const double a = s + h, b = s - h;
+    return (Model::loss(&a, 1, y) - Model::loss(&b, 1, y)) / (2 * h);
 }
 
 template <class Model>
-double objective(const Data &data, const Eigen::VectorXd &w, double l2, double l1 = 0.0) {
-    const int d = int(data.X.cols());
-    double s = 0.0;
-    for (int i = 0; i < data.X.rows(); ++i)
-        s += Model::loss(data.y[i] * (data.X.row(i).dot(w.head(d)) + w[d]));
-    return s / double(data.X.rows()) + igd::linear_penalty(w.data(), d, l2, l1);
-}
-
-// Runs SGD epochs over the rows in order, with the engine's own step, as an aggregate would.
-template <class Model>
-Eigen::VectorXd sgd(const Data &data, double alpha0, double decay, int epochs, double l2,
-                    double l1 = 0.0) {
-    const int d = int(data.X.cols());
-    Eigen::VectorXd w = Eigen::VectorXd::Zero(d + 1), prev(d + 1);
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> X = data.X;
-    for (int e = 0; e < epochs; ++e) {
-        prev = w;
-        StepParams s{igd::step_size_at(alpha0, decay, e), l2, l1, 0.0};
-        for (int i = 0; i < X.rows(); ++i) {
-            DenseRow<double> row{X.row(i).data(), d};
-            igd::supervised_step<Model>(LinearParams<PlainAccess>{w.data(), d},
-                                        LinearParams<PlainAccess>{prev.data(), d}, row, data.y[i],
-                                        s);
-        }
-    }
-    return w;
+double gradient_at(double s, double y) {
+    double g = NAN;
+    Model::loss_and_gradient(&s, 1, y, &g);
+    return g;
 }
 
 }  // namespace
 
 TEST(Logistic, GradientMatchesFiniteDifference) {
     for (double y : {-1.0, 1.0})
-        for (double z : {-30.0, -2.0, -0.1, 0.0, 0.7, 3.0, 40.0}) {
-            const double h = 1e-6;
-            const double fd =
-                (models::Logistic::loss(y * (z + h)) - models::Logistic::loss(y * (z - h))) /
-                (2 * h);
-            EXPECT_NEAR(models::Logistic::gradient(y * z, y), fd, 1e-6) << "z=" << z;
-        }
+        for (double z : {-30.0, -2.0, -0.1, 0.0, 0.7, 3.0, 40.0})
+            EXPECT_NEAR(gradient_at<models::Logistic>(z, y), loss_slope<models::Logistic>(z, y),
+                        1e-6)
+                << "z=" << z << " y=" << y;
 }
 
 TEST(Logistic, LossIsStableForHugeMargins) {
-    EXPECT_NEAR(models::Logistic::loss(-800.0), 800.0, 1e-9);
-    EXPECT_EQ(models::Logistic::loss(800.0), 0.0);
-    EXPECT_TRUE(std::isfinite(models::Logistic::gradient(-800.0, 1.0)));
+    const double lo = -800.0, hi = 800.0;
+    EXPECT_NEAR(models::Logistic::loss(&lo, 1, 1.0), 800.0, 1e-9);
+    EXPECT_NEAR(models::Logistic::loss(&hi, 1, -1.0), 800.0, 1e-9);
+    EXPECT_EQ(models::Logistic::loss(&hi, 1, 1.0), 0.0);
+    EXPECT_NEAR(gradient_at<models::Logistic>(-800.0, 1.0), -1.0, 1e-12);
+    EXPECT_EQ(gradient_at<models::Logistic>(800.0, 1.0), 0.0);
+    double p[2];
+    models::Logistic::probabilities(&lo, 1, p);
+    EXPECT_EQ(p[1], 0.0);
+    EXPECT_EQ(p[0], 1.0);
 }
 
 TEST(Svm, SubgradientMatchesFiniteDifferenceAwayFromTheKink) {
     for (double y : {-1.0, 1.0})
         for (double z : {-3.0, -0.4, 0.3, 2.5}) {
             if (std::abs(y * z - 1.0) < 1e-3) continue;
-            const double h = 1e-6;
-            const double fd =
-                (models::Svm::loss(y * (z + h)) - models::Svm::loss(y * (z - h))) / (2 * h);
-            EXPECT_NEAR(models::Svm::gradient(y * z, y), fd, 1e-6);
+            EXPECT_NEAR(gradient_at<models::Svm>(z, y), loss_slope<models::Svm>(z, y), 1e-6);
         }
 }
 
@@ -129,8 +97,10 @@ TEST(Lmf, StepFollowsTheGradientOfTheCellLoss) {
     EXPECT_GT(g2, 0.0);
 }
 
+namespace {
+
 // The exact optimum of L2-regularised logistic regression (intercept not penalised), by Newton.
-Eigen::VectorXd logistic_optimum(const Data &data, double l2) {
+std::vector<double> logistic_optimum(const Data &data, double l2) {
     const int n = int(data.X.rows()), d = int(data.X.cols());
     Eigen::MatrixXd A(n, d + 1);
     A << data.X, Eigen::VectorXd::Ones(n);
@@ -150,18 +120,22 @@ Eigen::VectorXd logistic_optimum(const Data &data, double l2) {
         }
         w -= H.ldlt().solve(g);
     }
-    return w;
+    return std::vector<double>(w.data(), w.data() + d + 1);
 }
+
+}  // namespace
 
 TEST(Logistic, SgdReachesTheNewtonOptimum) {
     const Data data = make_classification(400, 5, 1);
     const double l2 = 0.01;
-    const double best = objective<models::Logistic>(data, logistic_optimum(data, l2), l2);
-    const Eigen::VectorXd w = sgd<models::Logistic>(data, 0.1, 0.97, 200, l2);
-    const double got = objective<models::Logistic>(data, w, l2);
+    const double best = objective<models::Logistic>(data, logistic_optimum(data, l2), 1, l2);
+    const std::vector<double> w = sgd<models::Logistic>(data, 1, 0.1, 0.97, 200, l2);
+    const double got = objective<models::Logistic>(data, w, 1, l2);
     EXPECT_GE(got, best - 1e-12);
     EXPECT_LT((got - best) / best, 1e-3) << "sgd " << got << " optimum " << best;
 }
+
+namespace {
 
 // The optimum of the L2-regularised hinge loss with a free intercept: for a fixed intercept b the
 // problem in w is solved exactly by dual coordinate descent (Hsieh et al., liblinear's method);
@@ -186,9 +160,9 @@ double svm_optimum(const Data &data, double l2) {
             }
             if (change < 1e-12) break;
         }
-        Eigen::VectorXd full(data.X.cols() + 1);
-        full << w, b;
-        return objective<models::Svm>(data, full, l2);
+        std::vector<double> full(w.data(), w.data() + w.size());
+        full.push_back(b);
+        return objective<models::Svm>(data, full, 1, l2);
     };
     double lo = -3, hi = 3;
     for (int it = 0; it < 80; ++it) {
@@ -201,12 +175,14 @@ double svm_optimum(const Data &data, double l2) {
     return solve(0.5 * (lo + hi));
 }
 
+}  // namespace
+
 TEST(Svm, SgdReachesTheDualCoordinateDescentOptimum) {
     const Data data = make_classification(300, 4, 2);
     const double l2 = 0.01;
     const double best = svm_optimum(data, l2);
-    const Eigen::VectorXd w = sgd<models::Svm>(data, 0.05, 0.985, 400, l2);
-    const double got = objective<models::Svm>(data, w, l2);
+    const std::vector<double> w = sgd<models::Svm>(data, 1, 0.05, 0.985, 400, l2);
+    const double got = objective<models::Svm>(data, w, 1, l2);
     EXPECT_GE(got, best - 1e-9);
     EXPECT_LT((got - best) / best, 1e-3) << "sgd " << got << " optimum " << best;
 }
@@ -217,7 +193,7 @@ TEST(Logistic, L1MakesExactZeros) {
     igd::SplitMix64 rng(9);
     for (int i = 0; i < 300; ++i)
         for (int j = 5; j < 10; ++j) data.X(i, j) = 0.01 * rng.normal();
-    const Eigen::VectorXd w = sgd<models::Logistic>(data, 0.1, 0.95, 60, 0.0, 0.05);
+    const std::vector<double> w = sgd<models::Logistic>(data, 1, 0.1, 0.95, 60, 0.0, 0.05);
     int zeros = 0;
     for (int j = 0; j < 10; ++j) zeros += w[j] == 0.0;
     EXPECT_GE(zeros, 5);
@@ -270,30 +246,6 @@ TEST(Lmf, UnseenRowsArePredictedFromTheMeanAndKnownBias) {
     EXPECT_DOUBLE_EQ(models::Lmf::predict<PlainAccess>(p.data(), s, 99, -1), 3.0);
 }
 
-TEST(State, ValidationRejectsMalformedBlocks) {
-    const int64_t dim = 3;
-    std::vector<char> buf(igd::state_bytes(dim + 1, 0, false, false));
-    auto *h = reinterpret_cast<igd::StateHeader *>(buf.data());
-    *h = igd::StateHeader{};
-    h->magic = igd::kStateMagic;
-    h->version = igd::kStateVersion;
-    h->task = uint8_t(models::Task::logistic);
-    h->dim = dim;
-    h->n_params = dim + 1;
-    h->alpha = 0.1;
-    EXPECT_EQ(igd::validate_state(buf.data(), buf.size()), "");
-    EXPECT_NE(igd::validate_state(buf.data(), buf.size() - 1), "");
-    EXPECT_NE(igd::validate_state(buf.data(), 10), "");
-    h->n_params = dim + 2;
-    EXPECT_NE(igd::validate_state(buf.data(), buf.size()), "");
-    h->n_params = dim + 1;
-    h->task = 9;
-    EXPECT_NE(igd::validate_state(buf.data(), buf.size()), "");
-    h->task = 1;
-    h->alpha = std::nan("");
-    EXPECT_NE(igd::validate_state(buf.data(), buf.size()), "");
-}
-
 TEST(Engine, ConvergenceIsRelativeChange) {
     EXPECT_TRUE(igd::converged(1.0, 0.99999, 1e-4));
     EXPECT_FALSE(igd::converged(1.0, 0.9, 1e-4));
@@ -319,17 +271,22 @@ TEST(Engine, DenseDotMatchesTheNaiveSum) {
         }
         EXPECT_NEAR(igd::dense_dot<PlainAccess>(w.data(), x.data(), n), wx, 1e-12) << n;
         EXPECT_NEAR(igd::dense_dot<igd::RelaxedAccess>(w.data(), xf.data(), n), wxf, 1e-12) << n;
-        double a = NAN, b = NAN;
-        igd::dense_dot2<PlainAccess>(w.data(), v.data(), x.data(), n, &a, &b);
-        EXPECT_NEAR(a, wx, 1e-12) << n;
-        EXPECT_NEAR(b, vx, 1e-12) << n;
-        // the dense overloads of margin and scores agree with the generic row walk
-        LinearParams<PlainAccess> lw{w.data(), n}, lv{v.data(), n};
+        // the dense overload of score agrees with the naive sum and with the generic row walk
+        // (a sparse row holding every index); scores walks the outputs
+        std::vector<double> wv(w.begin(), w.end());
+        wv.insert(wv.end(), v.begin(), v.end());  // two outputs: [w, b_w], [v, b_v]
+        const LinearParams<PlainAccess> lp{wv.data(), n, 2};
         const DenseRow<double> row{x.data(), n};
-        EXPECT_NEAR(lw.margin(row), wx + w[n], 1e-12);
-        const igd::Scores s = igd::scores(lw, lv, row);
-        EXPECT_NEAR(s.current, wx + w[n], 1e-12);
-        EXPECT_NEAR(s.previous, vx + v[n], 1e-12);
+        std::vector<int32_t> idx(size_t(n) + 1);
+        for (int j = 0; j < n; ++j) idx[size_t(j)] = j;
+        const igd::SparseRow sparse{idx.data(), x.data(), n, n};
+        EXPECT_NEAR(lp.score(0, row), wx + w[n], 1e-12) << n;
+        EXPECT_NEAR(lp.score(1, row), vx + v[n], 1e-12) << n;
+        EXPECT_NEAR(lp.score(1, sparse), vx + v[n], 1e-12) << n;
+        double s[2] = {NAN, NAN};
+        lp.scores(row, s);
+        EXPECT_NEAR(s[0], wx + w[n], 1e-12) << n;
+        EXPECT_NEAR(s[1], vx + v[n], 1e-12) << n;
     }
 }
 
@@ -364,23 +321,19 @@ TEST(Engine, ExchangeLosesNoUpdate) {
 TEST(Logistic, BatchedSharedSgdReachesTheNewtonOptimum) {
     const Data data = make_classification(2000, 5, 4);
     const double l2 = 0.01;
-    const double best = objective<models::Logistic>(data, logistic_optimum(data, l2), l2);
-    const int d = int(data.X.cols());
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> X = data.X;
+    const double best = objective<models::Logistic>(data, logistic_optimum(data, l2), 1, l2);
+    const int d = data.d();
     alignas(128) static double shared[16];
     std::fill(shared, shared + 16, 0.0);
-    Eigen::VectorXd prev(d + 1);
     for (int e = 0; e < 60; ++e) {
-        for (int k = 0; k <= d; ++k) prev[k] = shared[k];
         const StepParams s{igd::step_size_at(0.1, 0.93, e), l2, 0.0, 0.0};
         auto half = [&](int begin, int end) {
-            std::vector<double> base(size_t(d) + 1), local(size_t(d) + 1);
+            std::vector<double> base(size_t(d) + 1), local(size_t(d) + 1), scratch(2);
             igd::pull<igd::RelaxedAccess>(shared, base.data(), local.data(), d + 1);
             for (int i = begin; i < end; ++i) {
-                igd::supervised_step<models::Logistic>(LinearParams<PlainAccess>{local.data(), d},
-                                                       LinearParams<PlainAccess>{prev.data(), d},
-                                                       DenseRow<double>{X.row(i).data(), d},
-                                                       data.y[i], s);
+                igd::linear_step<models::Logistic>(LinearParams<PlainAccess>{local.data(), d, 1},
+                                                   DenseRow<double>{data.X.row(i).data(), d},
+                                                   data.y[i], s, scratch.data());
                 if ((i - begin + 1) % 32 == 0)
                     igd::exchange<igd::RelaxedAccess>(shared, base.data(), local.data(), d + 1);
             }
@@ -390,8 +343,7 @@ TEST(Logistic, BatchedSharedSgdReachesTheNewtonOptimum) {
         a.join();
         b.join();
     }
-    Eigen::VectorXd w(d + 1);
-    for (int k = 0; k <= d; ++k) w[k] = shared[k];
-    const double got = objective<models::Logistic>(data, w, l2);
+    const std::vector<double> w(shared, shared + d + 1);
+    const double got = objective<models::Logistic>(data, w, 1, l2);
     EXPECT_LT((got - best) / best, 1e-3) << "batched " << got << " optimum " << best;
 }

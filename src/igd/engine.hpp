@@ -55,62 +55,48 @@ double dense_dot(const double *w, const T *x, int64_t n) {
     return (s0 + s1) + (s2 + s3);
 }
 
-template <class A, class T>
-void dense_dot2(const double *w, const double *v, const T *x, int64_t n, double *wx, double *vx) {
-    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0;
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        const double x0 = double(x[j]), x1 = double(x[j + 1]), x2 = double(x[j + 2]),
-                     x3 = double(x[j + 3]);
-        a0 += A::load(w + j) * x0;
-        a1 += A::load(w + j + 1) * x1;
-        a2 += A::load(w + j + 2) * x2;
-        a3 += A::load(w + j + 3) * x3;
-        b0 += v[j] * x0;
-        b1 += v[j + 1] * x1;
-        b2 += v[j + 2] * x2;
-        b3 += v[j + 3] * x3;
-    }
-    for (; j < n; ++j) {
-        a0 += A::load(w + j) * double(x[j]);
-        b0 += v[j] * double(x[j]);
-    }
-    *wx = (a0 + a1) + (a2 + a3);
-    *vx = (b0 + b1) + (b2 + b3);
-}
-
-// The parameters of a linear model over `dim` features: w[0..dim) then the intercept w[dim].
-// `A` says how they are read and written (plain, or relaxed atomics for Hogwild).
+// The parameters of a linear model: `outputs` rows of [w_0 .. w_dim-1, b] (one output for binary
+// classifiers and regressions, one per class otherwise). `A` says how they are read and written
+// (plain, or relaxed atomics for Hogwild).
 template <class A>
 struct LinearParams {
     double *w;
     int64_t dim;
+    int32_t outputs = 1;
 
-    double intercept() const { return A::load(w + dim); }
+    double *row(int32_t k) const { return w + k * (dim + 1); }
 
-    // w·x + b
+    // w_k·x + b_k
     template <class Row>
-    double margin(const Row &x) const {
+    double score(int32_t k, const Row &x) const {
+        const double *r = row(k);
         double s = 0.0;
-        x.for_each([&](int64_t j, double v) { s += A::load(w + j) * v; });
-        return s + intercept();
+        x.for_each([&](int64_t j, double v) { s += A::load(r + j) * v; });
+        return s + A::load(r + dim);
     }
     template <class T>
-    double margin(const DenseRow<T> &x) const {
-        return dense_dot<A>(w, x.x, x.dim) + intercept();
+    double score(int32_t k, const DenseRow<T> &x) const {
+        const double *r = row(k);
+        return dense_dot<A>(r, x.x, x.dim) + A::load(r + dim);
     }
 
-    // One step along the gradient of loss_i + regularisers, given g = d loss_i / d(w·x + b):
-    //   w_j <- prox_{alpha l1}( (1 - alpha l2) w_j - alpha g x_j ),   b <- b - alpha g.
+    template <class Row>
+    void scores(const Row &x, double *s) const {
+        for (int32_t k = 0; k < outputs; ++k) s[k] = score(k, x);
+    }
+
+    // One step of output k along the gradient of loss_i + regularisers, given
+    // g = d loss_i / d(w_k·x + b_k):
+    //   w_kj <- prox_{alpha l1}( (1 - alpha l2) w_kj - alpha g x_j ),   b_k <- b_k - alpha g.
     // The regularisers are applied to the coordinates the row touches: for a dense row that is
     // every coordinate (the exact step); for a sparse row it is the lazy form of Hogwild and of
     // most sparse SGD codes, which keeps a step's cost proportional to the row's non-zeros.
     template <class Row>
-    void gradient_step(const Row &x, double g, const StepParams &s) {
+    void gradient_step(int32_t k, const Row &x, double g, const StepParams &s) const {
         const double shrink = 1.0 - s.alpha * s.l2;
         const double c = -s.alpha * g;
         if (c == 0.0 && s.l2 == 0.0 && s.l1 == 0.0) return;  // e.g. a hinge outside the margin
-        double *const p = w;  // a local: stores through it cannot change it (see DenseRow)
+        double *const p = row(k);  // a local: stores through it cannot change it (see DenseRow)
         if (s.l1 > 0.0) {
             const double t = s.alpha * s.l1;
             x.for_each([=](int64_t j, double v) {
@@ -123,6 +109,26 @@ struct LinearParams {
         A::store(p + dim, A::load(p + dim) + c);
     }
 };
+
+// One row of a supervised linear model: its loss under the current model (the progressive loss,
+// as scikit-learn's SGD and Vowpal Wabbit report it), then the model's gradient step. `scratch`
+// holds 2 * outputs doubles (the scores, then the gradient).
+template <class Model, class A, class Row>
+double linear_step(const LinearParams<A> &w, const Row &x, double y, const StepParams &s,
+                   double *scratch) {
+    double *scores = scratch, *g = scratch + w.outputs;
+    w.scores(x, scores);
+    const double loss = Model::loss_and_gradient(scores, w.outputs, y, g);
+    for (int32_t k = 0; k < w.outputs; ++k) w.gradient_step(k, x, g[k], s);
+    return loss;
+}
+
+// The loss of one row under the model, without a step.
+template <class Model, class A, class Row>
+double linear_loss(const LinearParams<A> &w, const Row &x, double y, double *scratch) {
+    w.scores(x, scratch);
+    return Model::loss(scratch, w.outputs, y);
+}
 
 // Step size of epoch k (0-based): alpha0 * decay^k. decay = 1 is a constant step.
 inline double step_size_at(double alpha0, double decay, int epoch) {
@@ -161,38 +167,6 @@ struct SplitMix64 {
 
 namespace bismarck::igd {
 
-// The scores w·x + b of the current model and of the previous epoch's model, in one pass.
-struct Scores {
-    double current, previous;
-};
-template <class A, class Row>
-Scores scores(const LinearParams<A> &w, const LinearParams<PlainAccess> &prev, const Row &x) {
-    double z = 0.0, z_prev = 0.0;
-    x.for_each([&](int64_t j, double v) {
-        z += A::load(w.w + j) * v;
-        z_prev += prev.w[j] * v;
-    });
-    return {z + w.intercept(), z_prev + prev.intercept()};
-}
-template <class A, class T>
-Scores scores(const LinearParams<A> &w, const LinearParams<PlainAccess> &prev,
-              const DenseRow<T> &x) {
-    double z, z_prev;
-    dense_dot2<A>(w.w, prev.w, x.x, x.dim, &z, &z_prev);
-    return {z + w.intercept(), z_prev + prev.intercept()};
-}
-
-// One row of a supervised linear model: the loss of the previous epoch's model `prev` on the row
-// is returned (so that an epoch reports the exact objective of the model it started from, in the
-// same scan), and the current model `w` takes its gradient step.
-template <class Model, class A, class Row>
-double supervised_step(LinearParams<A> w, const LinearParams<PlainAccess> &prev, const Row &x,
-                       double y, const StepParams &s) {
-    const Scores z = scores(w, prev, x);
-    Model::step(w, x, y, z.current, s);
-    return Model::loss(y * z.previous);
-}
-
 // Batched Hogwild. Each process runs plain steps on a private copy `local` of the shared model
 // (the serial code path: no shared cache line is touched per row, and the loops vectorise), and
 // every few rows exchanges it: what `local` moved since the last exchange (local - base) is added
@@ -215,12 +189,15 @@ void exchange(double *shared, double *base, double *local, int64_t n) {
     }
 }
 
-// L2 and L1 terms of the objective of a linear model (the intercept is not regularised).
-inline double linear_penalty(const double *w, int64_t dim, double l2, double l1) {
+// L2 and L1 terms of the objective of a linear model (the intercepts are not regularised).
+inline double linear_penalty(const double *w, int64_t dim, int32_t outputs, double l2, double l1) {
     double sq = 0.0, ab = 0.0;
-    for (int64_t j = 0; j < dim; ++j) {
-        sq += w[j] * w[j];
-        ab += std::abs(w[j]);
+    for (int32_t k = 0; k < outputs; ++k) {
+        const double *r = w + k * (dim + 1);
+        for (int64_t j = 0; j < dim; ++j) {
+            sq += r[j] * r[j];
+            ab += std::abs(r[j]);
+        }
     }
     return 0.5 * l2 * sq + l1 * ab;
 }

@@ -11,11 +11,14 @@
 #include <cstdint>
 
 #include "igd/engine.hpp"
+#include "models/linear.hpp"
 
 namespace bismarck::models {
 
 struct Lmf {
     static constexpr const char *name = "lmf";
+    static constexpr const char *trainer = "lmf";
+    static constexpr Target target = Target::cell;
 
     // The parameter layout inside one flat array:
     //   [mu][b: rows][c: cols][L: rows x rank][R: cols x rank][seen: rows + cols]
@@ -54,6 +57,15 @@ struct Lmf {
             for (int64_t k = 0; k < s.rank; ++k) v += A::load(l + k) * A::load(r + k);
         }
         return v;
+    }
+
+    // What a user is told: p_ij clipped to the range of the values the model was trained on (a
+    // rating model never predicts 5.9 stars on a 0.5-5 scale).
+    template <class A>
+    static double predict_clipped(const double *p, const Shape &s, int64_t i, int64_t j, double lo,
+                                  double hi) {
+        const double v = predict<A>(p, s, i, j);
+        return v < lo ? lo : (v > hi ? hi : v);
     }
 
     // (p_ij - v)^2 / 2

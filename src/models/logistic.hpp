@@ -1,33 +1,31 @@
-// Logistic regression: labels y in {-1, +1}, score z = w·x + b, margin m = y z.
+// Binary logistic regression: labels y in {-1, +1}, score s = w·x + b, margin m = y s,
+//   loss = log(1 + e^-m),   d loss / d s = -y / (1 + e^m),   P(class 1) = 1 / (1 + e^-s).
 #pragma once
 
-#include <cmath>
-
-#include "igd/engine.hpp"
+#include "models/linear.hpp"
 
 namespace bismarck::models {
 
 struct Logistic {
     static constexpr const char *name = "logistic";
+    static constexpr const char *trainer = "logistic";  // trained by train_logistic
+    static constexpr Target target = Target::binary;
+    static constexpr bool probabilistic = true;
+    static int32_t outputs(int32_t /*classes*/) { return 1; }
 
-    // log(1 + e^-m), computed without overflow for any margin.
-    static double loss(double m) {
-        return m > 0 ? std::log1p(std::exp(-m)) : -m + std::log1p(std::exp(m));
+    static double loss(const double *s, int32_t, double y) { return log1p_exp_neg(y * s[0]); }
+
+    static double loss_and_gradient(const double *s, int32_t, double y, double *g) {
+        const double m = y * s[0];
+        g[0] = -y / (1.0 + std::exp(m));
+        return log1p_exp_neg(m);
     }
 
-    // d loss / d z = -y / (1 + e^m)
-    static double gradient(double m, double y) { return -y / (1.0 + std::exp(m)); }
-
-    // w <- w - alpha (grad loss + regularisers)
-    // given the current score z = w·x + b
-    template <class A, class Row>
-    static void step(igd::LinearParams<A> w, const Row &x, double y, double z,
-                     const igd::StepParams &s) {
-        w.gradient_step(x, gradient(y * z, y), s);
+    // p[0] = P(class 0), p[1] = P(class 1)
+    static void probabilities(const double *s, int32_t, double *p) {
+        p[1] = 1.0 / (1.0 + std::exp(-s[0]));
+        p[0] = 1.0 / (1.0 + std::exp(s[0]));
     }
-
-    // P(y = +1 | x) = 1 / (1 + e^-z)
-    static double probability(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 };
 
 }  // namespace bismarck::models

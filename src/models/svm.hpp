@@ -1,26 +1,28 @@
 // Linear support vector machine: hinge loss on the margin m = y (w·x + b), labels in {-1, +1},
-// L2 regularisation through `l2` (the classic SVM objective (l2/2)||w||^2 + mean hinge).
+// L2 regularisation through `l2` (the classic SVM objective (l2/2)||w||^2 + mean hinge):
+//   loss = max(0, 1 - m),   a subgradient d loss / d s = -y inside the margin, 0 outside.
 #pragma once
 
-#include "igd/engine.hpp"
+#include "models/linear.hpp"
 
 namespace bismarck::models {
 
 struct Svm {
     static constexpr const char *name = "svm";
+    static constexpr const char *trainer = "svm";
+    static constexpr Target target = Target::binary;
+    static constexpr bool probabilistic = false;
+    static int32_t outputs(int32_t) { return 1; }
 
-    // max(0, 1 - m)
-    static double loss(double m) { return m < 1.0 ? 1.0 - m : 0.0; }
+    static double loss(const double *s, int32_t, double y) {
+        const double m = y * s[0];
+        return m < 1.0 ? 1.0 - m : 0.0;
+    }
 
-    // a subgradient of the hinge with respect to z: -y inside the margin, 0 outside
-    static double gradient(double m, double y) { return m < 1.0 ? -y : 0.0; }
-
-    // w <- w - alpha (subgradient + regularisers)
-    // given the current score z = w·x + b
-    template <class A, class Row>
-    static void step(igd::LinearParams<A> w, const Row &x, double y, double z,
-                     const igd::StepParams &s) {
-        w.gradient_step(x, gradient(y * z, y), s);
+    static double loss_and_gradient(const double *s, int32_t k, double y, double *g) {
+        const double l = loss(s, k, y);
+        g[0] = l > 0.0 ? -y : 0.0;
+        return l;
     }
 };
 

@@ -1,28 +1,33 @@
-// The epoch aggregates: one call of bismarck.logistic_epoch / svm_epoch / lmf_epoch over a table
-// is one epoch of incremental gradient descent.
+// The epoch aggregates: one call of bismarck.logistic_epoch / svm_epoch /
+// linear_regression_epoch / lmf_epoch over a table is one epoch of incremental gradient descent.
 //
 //   transition  first row: copy the model passed as the last argument into the aggregate's
-//               memory (or attach the shared-memory model), keeping a copy of it as `prev`;
-//               every row: add the row's loss at `prev` (the loss of the model the epoch
-//               started from, measured in this same scan) and take one gradient step.
+//               memory (or attach the shared-memory model); every row: add the row's loss under
+//               the current model (the progressive loss) and take one gradient step.
 //   combine     model averaging: the per-worker models, averaged weighted by rows seen (the form
 //               a distributed engine runs); shared memory: the counters are summed.
 //
 // The state is updated in place once AggCheckCallContext confirms an aggregate call, so the
-// executor never copies it; nothing is allocated per row.
+// executor never copies it; nothing is allocated per row. Nothing here knows a model: the step
+// is the model's, reached through the registry from the task the state carries.
+//
+// Who calls these functions is not trusted. Besides bismarck's own aggregates, a distributed
+// engine calls them from its own wrapper aggregates (Citus's worker_partial_agg and
+// coord_combine_agg), and a user can declare an aggregate around them with any initial state.
+// So every state a step or combine function receives is validated before use, once per state
+// (a state this call site made or already checked, updated in place row after row, is not
+// checked again).
 #include "uda/shared_model.hpp"
 #include "uda/sparsevec.hpp"
 #include "uda/state.hpp"
 
 extern "C" {
-#include "catalog/namespace.h"
+#include "access/parallel.h"
 #include "catalog/pg_type.h"
-#include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "access/parallel.h"
 }
 
 #include <cmath>
@@ -37,102 +42,159 @@ using igd::LinearParams;
 using igd::PlainAccess;
 using igd::RelaxedAccess;
 using igd::SparseRow;
+using models::Target;
 
 using igd::kEvalOnly;
 using igd::kNoDivergence;
 using igd::kNullIsError;
 
-// The transition and combine functions trust the state they are handed (it is updated in place,
-// row after row, without being validated again), so they run only inside bismarck's own epoch
-// aggregates, which have no initial value: the first row's state is always made by begin_epoch.
-// An aggregate a user declares around them (with an INITCOND, or the combine function as its
-// transition function) would hand them an unchecked state, and a window aggregate gives no way
-// to tell which aggregate is running: both are refused, once per call site.
+// Per call site (fn_extra): the last state this call site made or validated, and a scratch
+// buffer for one standardised row and the scores of a row.
+struct CallSite {
+    const void *trusted;
+    double *buffer;
+    int64_t capacity;
+};
+
+CallSite *call_site(FunctionCallInfo fcinfo) {
+    auto *site = static_cast<CallSite *>(fcinfo->flinfo->fn_extra);
+    if (site == nullptr) {
+        pg_call([&] {
+            site = static_cast<CallSite *>(
+                MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite)));
+        });
+        fcinfo->flinfo->fn_extra = site;
+    }
+    return site;
+}
+
+double *scratch(FunctionCallInfo fcinfo, CallSite *site, int64_t n) {
+    if (n > site->capacity) {
+        pg_call([&] {
+            double *b = static_cast<double *>(
+                MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(double) * size_t(n)));
+            if (site->buffer) pfree(site->buffer);
+            site->buffer = b;
+        });
+        site->capacity = n;
+    }
+    return site->buffer;
+}
+
 MemoryContext aggregate_context(FunctionCallInfo fcinfo, const char *name) {
     MemoryContext context = nullptr;
-    const int kind = AggCheckCallContext(fcinfo, &context);
-    if (kind == 0)
+    if (AggCheckCallContext(fcinfo, &context) == 0)
         fail(ERRCODE_FEATURE_NOT_SUPPORTED, std::string(name) + " must be called as an aggregate");
-    if (fcinfo->flinfo->fn_extra == nullptr) {
-        const Aggref *agg = kind == AGG_CONTEXT_AGGREGATE ? AggGetAggref(fcinfo) : nullptr;
-        Oid agg_nsp = InvalidOid, own_nsp = InvalidOid;
-        if (agg != nullptr)
-            pg_call([&] {
-                agg_nsp = get_func_namespace(agg->aggfnoid);
-                own_nsp = get_namespace_oid("bismarck", false);
-            });
-        if (agg == nullptr || agg_nsp != own_nsp)
-            fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-                 std::string(name) + " can only run inside bismarck's own epoch aggregates", {},
-                 "Use bismarck.logistic_epoch, svm_epoch or lmf_epoch (not as a window function).");
-        pg_call(
-            [&] { fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 1); });
-    }
     return context;
+}
+
+// A state argument of a step or combine function, validated unless this call site made it or
+// checked it already. It is updated in place, as aggregate states are.
+StateHeader *trusted_state(FunctionCallInfo fcinfo, CallSite *site, int arg) {
+    Datum d = PG_GETARG_DATUM(arg);
+    if (DatumGetPointer(d) == site->trusted)
+        return reinterpret_cast<StateHeader *>(DatumGetPointer(d));
+    // From elsewhere (a user's initial state, a distributed engine's partial state): check it.
+    // read_state returns the same pointer for an aligned, plain value, else a checked copy,
+    // which the executor then keeps in its place (and which is checked once more there).
+    auto *h = const_cast<StateHeader *>(read_state(d));
+    site->trusted = h;
+    return h;
 }
 
 // Where this process reads and writes the model during the epoch.
 struct Model {
     double *params;
-    double *prev;
     SharedSegment *shared;  // null unless parallelism is shared memory
 };
 
 Model locate(StateHeader *h) {
-    if (h->flags & igd::kShared) {
-        SharedSegment *s = shared_attach(h->shared_handle, h->shared_token, h->n_params);
-        return {segment_params(s), segment_prev(s), s};
+    if (h->epoch.flags & igd::kShared) {
+        SharedSegment *s =
+            shared_attach(h->epoch.shared_handle, h->epoch.shared_token, h->model.n_params);
+        return {segment_params(s), s};
     }
-    return {igd::state_params(h), igd::state_prev(h), nullptr};
+    return {igd::state_params(h), nullptr};
 }
 
-// First row of an epoch: the model argument becomes this aggregate's state.
-StateHeader *begin_epoch(FunctionCallInfo fcinfo, int model_arg, MemoryContext context,
-                         bool linear) {
+// The first row of an epoch: the model argument becomes this aggregate's state.
+StateHeader *begin_epoch(FunctionCallInfo fcinfo, CallSite *site, int model_arg,
+                         MemoryContext context, const char *trainer) {
     if (PG_ARGISNULL(model_arg))
         fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "the model state argument of an epoch is NULL", {},
-             "Start from bismarck.logistic_init(), svm_init() or lmf_init().");
+             "Start from bismarck." + std::string(trainer) + "_init() or a trained model.");
     const StateHeader *in = read_state(PG_GETARG_DATUM(model_arg));
-    // The SQL function is named after its model: logistic_step, svm_step, lmf_step.
-    const char *fname = get_func_name(fcinfo->flinfo->fn_oid);
-    const std::string expected = std::string(models::task_name(task_of(in))) + "_step";
-    if (fname == nullptr || expected != fname)
+    const std::string_view task_trainer = models::trainer_of(task_of(in));
+    if (task_trainer != trainer)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "this epoch aggregate cannot train a model state of task " +
                  std::string(models::task_name(task_of(in))),
-             {}, "Use " + expected.substr(0, expected.size() - 5) + "_epoch for this state.");
-    if (models::is_linear(task_of(in)) != linear)
-        fail(ERRCODE_INVALID_PARAMETER_VALUE, "model state does not fit this aggregate");
-    // Shared-memory parallelism needs the segment a training run created (the lock lives there).
-    const auto par = igd::Parallelism(in->parallelism);
+             {}, "Use bismarck." + std::string(task_trainer) + "_epoch for this state.");
+    const bool shared = in->epoch.flags & igd::kShared;
+    const auto par = igd::Parallelism(in->epoch.parallelism);
     if ((par == igd::Parallelism::shared_memory || par == igd::Parallelism::shared_memory_locked) &&
-        !(in->flags & igd::kShared))
+        !shared)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "model state asks for shared-memory parallelism but has no shared-memory model", {},
              "Only bismarck's training functions run shared-memory epochs.");
+    // Batched shared memory: the work block holds this process's private copy of the model as
+    // of its last exchange (`base`) and the copy itself (`local`): see igd::exchange.
+    const bool batched = shared && models::is_linear(task_of(in)) && in->epoch.batch > 1;
     MemoryContext old = MemoryContextSwitchTo(context);
-    StateHeader *h = copy_state(in, true);
+    StateHeader *h = copy_state(in, batched ? 2 * in->model.n_params : 0, shared);
     MemoryContextSwitchTo(old);
-    h->rows_seen = 0;
-    h->nulls_skipped = 0;
-    h->loss_sum = 0.0;
-    h->participants = IsParallelWorker() ? 1 : 0;  // combined: how many workers saw rows
+    h->epoch.rows_seen = 0;
+    h->epoch.nulls_skipped = 0;
+    h->epoch.loss_sum = 0.0;
+    h->epoch.participants = IsParallelWorker() ? 1 : 0;  // combined: how many workers saw rows
     locate(h);  // attach the shared model now, so a bad handle fails on the first row
+    site->trusted = h;
+    return h;
+}
+
+// The state of this row: a new epoch's (first row) or the running one.
+StateHeader *running_state(FunctionCallInfo fcinfo, int model_arg, const char *trainer) {
+    MemoryContext context = aggregate_context(fcinfo, "an epoch");
+    CallSite *site = call_site(fcinfo);
+    if (PG_ARGISNULL(0)) return begin_epoch(fcinfo, site, model_arg, context, trainer);
+    StateHeader *h = trusted_state(fcinfo, site, 0);
+    if (models::trainer_of(task_of(h)) != trainer)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "the aggregate's state is not a " +
+                                                  std::string(trainer) + " model state");
     return h;
 }
 
 // Where in the scan an error happened, for its DETAIL.
 std::string row_detail(const StateHeader *h) {
-    return "Row " + std::to_string(h->rows_seen + h->nulls_skipped + 1) + " of this epoch's scan.";
+    return "Row " + std::to_string(h->epoch.rows_seen + h->epoch.nulls_skipped + 1) +
+           " of this epoch's scan.";
 }
 
-double label_of(double y, const StateHeader *h) {
-    if (y == 1.0) return 1.0;
-    if (y == 0.0 || y == -1.0) return -1.0;
+std::string number_text(double v) {
     char buf[64];
-    snprintf(buf, sizeof buf, "%.17g", y);
-    fail(ERRCODE_DATA_EXCEPTION, std::string("label ") + buf + " is not a class label",
-         row_detail(h), "Labels must be boolean, 0 or 1, or -1 or 1.");
+    snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+// The label as the model's loss takes it: -1/+1 for two classes, the class index for more, the
+// value itself for a regression.
+double encode_label(double y, const StateHeader *h) {
+    switch (models::target_of(task_of(h))) {
+        case Target::binary:
+            if (y == 1.0) return 1.0;
+            if (y == 0.0 || y == -1.0) return -1.0;
+            fail(ERRCODE_DATA_EXCEPTION, "label " + number_text(y) + " is not a class label",
+                 row_detail(h), "Labels of a two-class model are 0 or 1, or -1 or 1.");
+        case Target::classes:
+            if (y >= 0.0 && y < double(h->model.outputs) && y == std::floor(y)) return y;
+            fail(ERRCODE_DATA_EXCEPTION, "label " + number_text(y) + " is not a class index",
+                 row_detail(h),
+                 "Labels of this model are class indices 0 to " +
+                     std::to_string(h->model.outputs - 1) + ".");
+        default:
+            if (std::isfinite(y)) return y;
+            fail(ERRCODE_DATA_EXCEPTION, "label is NaN or infinite", row_detail(h));
+    }
 }
 
 std::string short_number(double v) {
@@ -141,70 +203,74 @@ std::string short_number(double v) {
     return buf;
 }
 
-[[noreturn]] void non_finite(const StateHeader *h, const char *what) {
-    const std::string row = std::to_string(h->rows_seen + h->nulls_skipped + 1);
-    if (std::string(what) == "loss")
-        throw igd::Error(igd::Error::Kind::diverged,
-                         "training diverged: the loss became infinite or NaN at row " + row +
-                             " of epoch " + std::to_string(h->epoch + 1) + " (step size " +
-                             short_number(h->alpha) + ")");
-    fail(ERRCODE_DATA_EXCEPTION, std::string(what) + " contain NaN or infinity",
-         "Row " + row + " of this epoch's scan.");
+[[noreturn]] void diverged(const StateHeader *h) {
+    throw igd::Error(igd::Error::Kind::diverged,
+                     "training diverged: the loss became infinite or NaN at row " +
+                         std::to_string(h->epoch.rows_seen + h->epoch.nulls_skipped + 1) +
+                         " of epoch " + std::to_string(h->epoch.epoch + 1) + " (step size " +
+                         short_number(h->model.alpha) + ")");
 }
 
-// One row of a linear model. Runs the model's step on whichever row type and access policy.
+// Adds a row's loss to the epoch, or stops a diverging run within the epoch.
+void account(StateHeader *h, double loss, bool finite_model) {
+    if (!std::isfinite(loss) || !finite_model) {
+        if (!(h->epoch.flags & kNoDivergence)) diverged(h);
+        h->epoch.loss_sum = INFINITY;
+    } else if (std::isfinite(h->epoch.loss_sum)) {
+        h->epoch.loss_sum += loss;
+    }
+    h->epoch.rows_seen++;
+}
+
+// One row of a linear model, on whichever row type and access policy.
 template <class Row>
-void linear_row(StateHeader *h, const Row &x, double y) {
+void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
     const Model m = locate(h);
-    const int64_t d = h->dim;
-    const igd::StepParams s{h->alpha, h->l2, h->l1, 0.0};
-    const LinearParams<PlainAccess> prev{m.prev, d};
-    const bool eval_only = h->flags & kEvalOnly;
+    const int64_t d = h->model.dim;
+    const int32_t k = h->model.outputs;
+    const int64_t n = h->model.n_params;
+    const igd::StepParams s{h->model.alpha, h->model.l2, h->model.l1, 0.0};
+    const bool eval_only = h->epoch.flags & kEvalOnly;
     const double *current = m.params;  // where this row's step went
     const double loss = models::with_linear_model(task_of(h), [&](auto model) {
         using M = decltype(model);
-        if (eval_only) return M::loss(y * prev.margin(x));
-        switch (igd::Parallelism(h->parallelism)) {
+        if (eval_only)
+            return igd::linear_loss<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y, scores);
+        switch (igd::Parallelism(h->epoch.parallelism)) {
             case igd::Parallelism::shared_memory: {
-                const LinearParams<RelaxedAccess> w{m.params, d};
-                if (h->batch <= 1) return igd::supervised_step<M>(w, prev, x, y, s);
+                if (h->epoch.batch <= 1)
+                    return igd::linear_step<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y,
+                                               s, scores);
                 // Batched: plain steps on this process's copy, exchanged every `batch` rows.
-                double *base = igd::state_prev(h), *local = base + h->n_params;
+                double *base = igd::state_work(h), *local = base + n;
                 current = local;
-                if (h->rows_seen == 0) igd::pull<RelaxedAccess>(m.params, base, local, d + 1);
+                if (h->epoch.rows_seen == 0) igd::pull<RelaxedAccess>(m.params, base, local, n);
                 const double l =
-                    igd::supervised_step<M>(LinearParams<PlainAccess>{local, d}, prev, x, y, s);
-                if ((h->rows_seen + 1) % h->batch == 0)
-                    igd::exchange<RelaxedAccess>(m.params, base, local, d + 1);
+                    igd::linear_step<M>(LinearParams<PlainAccess>{local, d, k}, x, y, s, scores);
+                if ((h->epoch.rows_seen + 1) % h->epoch.batch == 0)
+                    igd::exchange<RelaxedAccess>(m.params, base, local, n);
                 return l;
             }
             case igd::Parallelism::shared_memory_locked: {
                 SpinLockAcquire(&m.shared->lock);
                 const double l =
-                    igd::supervised_step<M>(LinearParams<PlainAccess>{m.params, d}, prev, x, y, s);
+                    igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x, y, s, scores);
                 SpinLockRelease(&m.shared->lock);
                 return l;
             }
             default:
-                return igd::supervised_step<M>(LinearParams<PlainAccess>{m.params, d}, prev, x, y,
-                                               s);
+                return igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x, y, s,
+                                           scores);
         }
     });
-    // The loss is measured at the epoch's starting model; a step that blew the current model up
-    // shows first in its intercept, which every step touches: stop there, within the epoch.
-    if (!std::isfinite(loss) || !std::isfinite(RelaxedAccess::load(current + d))) {
+    if (!std::isfinite(loss)) {
         bool finite = true;
         x.for_each([&](int64_t, double v) { finite = finite && std::isfinite(v); });
-        if (!finite) non_finite(h, "features");
-        if (h->flags & kNoDivergence) {
-            h->loss_sum = INFINITY;
-        } else {
-            non_finite(h, "loss");
-        }
-    } else if (std::isfinite(h->loss_sum)) {
-        h->loss_sum += loss;
+        if (!finite)
+            fail(ERRCODE_DATA_EXCEPTION, "features contain NaN or infinity", row_detail(h));
     }
-    h->rows_seen++;
+    // A step that blew the model up shows first in an intercept, which every step touches.
+    account(h, loss, std::isfinite(RelaxedAccess::load(current + d)));
 }
 
 void dimension_error(int64_t got, int64_t expected, const StateHeader *h) {
@@ -214,43 +280,59 @@ void dimension_error(int64_t got, int64_t expected, const StateHeader *h) {
          row_detail(h), "Every row's feature vector must have the model's dimension.");
 }
 
-// A per-process buffer for one standardised row, grown as needed and reused by every row.
-double *scratch(int64_t n) {
-    static double *buffer = nullptr;
-    static int64_t capacity = 0;
-    if (n > capacity) {
-        pg_call([&] {
-            double *b = static_cast<double *>(
-                MemoryContextAlloc(TopMemoryContext, sizeof(double) * size_t(n)));
-            if (buffer) pfree(buffer);
-            buffer = b;
-        });
-        capacity = n;
-    }
-    return buffer;
-}
-
 template <class T>
-void dense_row(StateHeader *h, ArrayType *a, double y) {
+void dense_row(StateHeader *h, ArrayType *a, double y, double *buffer) {
     if (ARR_NDIM(a) > 1)
         fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features must be a one-dimensional array, not " +
                                                 std::to_string(ARR_NDIM(a)) + "-dimensional");
     if (ARR_HASNULL(a))
-        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "features contain a NULL element", row_detail(h));
+        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "features contain a NULL element", row_detail(h),
+             "Training skips such rows by default (on_null => 'skip').");
     const int64_t n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
-    if (n != h->dim) dimension_error(n, h->dim, h);
+    const int64_t d = h->model.dim;
+    if (n != d) dimension_error(n, d, h);
     const double *scaler = igd::state_scaler(h);
     const T *raw = reinterpret_cast<const T *>(ARR_DATA_PTR(a));
+    double *scores = buffer + d;
     if (scaler) {
-        // Standardise once into a reused buffer: the step then makes two plain passes over it
-        // (both scores, then the update) instead of standardising in each.
-        double *z = scratch(n);
-        const double *mean = scaler, *inv = scaler + h->dim;
-        for (int64_t j = 0; j < n; ++j) z[j] = (double(raw[j]) - mean[j]) * inv[j];
-        linear_row(h, DenseRow<double>{z, n}, y);
+        // Standardise once into a reused buffer: the step then makes plain passes over it.
+        const double *mean = scaler, *inv = scaler + d;
+        for (int64_t j = 0; j < n; ++j) buffer[j] = (double(raw[j]) - mean[j]) * inv[j];
+        linear_row(h, DenseRow<double>{buffer, n}, y, scores);
     } else {
-        linear_row(h, DenseRow<T>{raw, n}, y);
+        linear_row(h, DenseRow<T>{raw, n}, y, scores);
     }
+}
+
+// <trainer>_step(state, features float8[] | float4[] | sparsevec, label float8, model)
+Datum linear_transition(FunctionCallInfo fcinfo, const char *trainer) {
+    StateHeader *h = running_state(fcinfo, 3, trainer);
+    if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) {
+        if (h->epoch.flags & kNullIsError)
+            fail(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                 std::string(PG_ARGISNULL(1) ? "features" : "label") + " is NULL", row_detail(h),
+                 "Use on_null => 'skip' to skip such rows.");
+        h->epoch.nulls_skipped++;
+        PG_RETURN_POINTER(h);
+    }
+    const double y = encode_label(PG_GETARG_FLOAT8(2), h);
+    CallSite *site = call_site(fcinfo);
+    double *buffer = scratch(fcinfo, site, h->model.dim + 2 * int64_t(h->model.outputs));
+    const Oid type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    if (type == FLOAT8ARRAYOID || type == FLOAT4ARRAYOID) {
+        ArrayType *a = PG_GETARG_ARRAYTYPE_P(1);
+        if (ARR_ELEMTYPE(a) == FLOAT8OID)
+            dense_row<double>(h, a, y, buffer);
+        else if (ARR_ELEMTYPE(a) == FLOAT4OID)
+            dense_row<float>(h, a, y, buffer);
+        else
+            fail(ERRCODE_DATATYPE_MISMATCH, "features must be float8[] or float4[]");
+    } else {
+        const SparseVec *v = sparsevec_from_datum(PG_GETARG_DATUM(1));
+        if (v->dim != h->model.dim) dimension_error(v->dim, h->model.dim, h);
+        linear_row(h, sparsevec_row(v), y, buffer + h->model.dim);
+    }
+    PG_RETURN_POINTER(h);
 }
 
 }  // namespace
@@ -259,85 +341,53 @@ void dense_row(StateHeader *h, ArrayType *a, double y) {
 using namespace bismarck::uda;
 using bismarck::igd::StateHeader;
 
-// logistic_step / svm_step(state, features float8[] | float4[] | sparsevec, label float8, model)
-BISMARCK_FUNCTION(bismarck_linear_step) {
-    MemoryContext context = aggregate_context(fcinfo, "an epoch");
-    StateHeader *h = PG_ARGISNULL(0) ? begin_epoch(fcinfo, 3, context, true)
-                                     : reinterpret_cast<StateHeader *>(PG_GETARG_POINTER(0));
-    if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) {
-        if (h->flags & kNullIsError)
-            fail(ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                 std::string(PG_ARGISNULL(1) ? "features" : "label") + " is NULL", row_detail(h),
-                 "Use on_null => 'skip' to skip such rows.");
-        h->nulls_skipped++;
-        PG_RETURN_POINTER(h);
-    }
-    const double y = label_of(PG_GETARG_FLOAT8(2), h);
-    const Oid type = get_fn_expr_argtype(fcinfo->flinfo, 1);
-    if (type == FLOAT8ARRAYOID || type == FLOAT4ARRAYOID) {
-        ArrayType *a = PG_GETARG_ARRAYTYPE_P(1);
-        if (ARR_ELEMTYPE(a) == FLOAT8OID)
-            dense_row<double>(h, a, y);
-        else
-            dense_row<float>(h, a, y);
-    } else {
-        const SparseVec *v =
-            reinterpret_cast<const SparseVec *>(PG_DETOAST_DATUM(PG_GETARG_DATUM(1)));
-        if (v->dim != h->dim) dimension_error(v->dim, h->dim, h);
-        linear_row(h, sparsevec_row(v), y);
-    }
-    PG_RETURN_POINTER(h);
+BISMARCK_FUNCTION(bismarck_logistic_step) { return linear_transition(fcinfo, "logistic"); }
+BISMARCK_FUNCTION(bismarck_svm_step) { return linear_transition(fcinfo, "svm"); }
+BISMARCK_FUNCTION(bismarck_linear_regression_step) {
+    return linear_transition(fcinfo, "linear_regression");
 }
 
 // lmf_step(state, row bigint, col bigint, value float8, model)
 BISMARCK_FUNCTION(bismarck_lmf_step) {
+    using bismarck::igd::Parallelism;
     using bismarck::models::Lmf;
-    MemoryContext context = aggregate_context(fcinfo, "an epoch");
-    StateHeader *h = PG_ARGISNULL(0) ? begin_epoch(fcinfo, 4, context, false)
-                                     : reinterpret_cast<StateHeader *>(PG_GETARG_POINTER(0));
+    StateHeader *h = running_state(fcinfo, 4, "lmf");
     if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3)) {
-        if (h->flags & kNullIsError)
+        if (h->epoch.flags & kNullIsError)
             fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "a row id, column id or value is NULL",
                  row_detail(h), "Use on_null => 'skip' to skip such rows.");
-        h->nulls_skipped++;
+        h->epoch.nulls_skipped++;
         PG_RETURN_POINTER(h);
     }
     const int64_t i = PG_GETARG_INT64(1), j = PG_GETARG_INT64(2);
     const double v = PG_GETARG_FLOAT8(3);
-    if (i < 0 || i >= h->rows || j < 0 || j >= h->cols)
+    const Lmf::Shape shape{h->model.rows, h->model.cols, h->model.dim};
+    if (i < 0 || i >= shape.rows || j < 0 || j >= shape.cols)
         fail(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
              "cell (" + std::to_string(i) + ", " + std::to_string(j) +
                  ") is outside the model's matrix",
-             "The model has row ids 0.." + std::to_string(h->rows - 1) + " and column ids 0.." +
-                 std::to_string(h->cols - 1) + ".");
+             "The model has row ids 0.." + std::to_string(shape.rows - 1) + " and column ids 0.." +
+                 std::to_string(shape.cols - 1) + ".");
     if (!std::isfinite(v)) fail(ERRCODE_DATA_EXCEPTION, "value is NaN or infinite", row_detail(h));
     const Model m = locate(h);
-    const Lmf::Shape shape{h->rows, h->cols, h->dim};
-    const bismarck::igd::StepParams s{h->alpha, h->l2, 0.0, h->max_norm};
-    const double loss = Lmf::cell_objective<PlainAccess>(m.prev, shape, i, j, v, h->l2);
-    if (!(h->flags & kEvalOnly)) {
-        switch (bismarck::igd::Parallelism(h->parallelism)) {
-            case bismarck::igd::Parallelism::shared_memory:
-                Lmf::step<RelaxedAccess>(m.params, shape, i, j, v, s);
-                break;
-            case bismarck::igd::Parallelism::shared_memory_locked:
-                SpinLockAcquire(&m.shared->lock);
-                Lmf::step<PlainAccess>(m.params, shape, i, j, v, s);
-                SpinLockRelease(&m.shared->lock);
-                break;
-            default:
-                Lmf::step<PlainAccess>(m.params, shape, i, j, v, s);
-        }
+    const bismarck::igd::StepParams s{h->model.alpha, h->model.l2, 0.0, h->model.max_norm};
+    double loss;
+    switch (Parallelism(h->epoch.parallelism)) {
+        case Parallelism::shared_memory:
+            loss = Lmf::cell_objective<RelaxedAccess>(m.params, shape, i, j, v, h->model.l2);
+            if (!(h->epoch.flags & kEvalOnly)) Lmf::step<RelaxedAccess>(m.params, shape, i, j, v, s);
+            break;
+        case Parallelism::shared_memory_locked:
+            SpinLockAcquire(&m.shared->lock);
+            loss = Lmf::cell_objective<PlainAccess>(m.params, shape, i, j, v, h->model.l2);
+            if (!(h->epoch.flags & kEvalOnly)) Lmf::step<PlainAccess>(m.params, shape, i, j, v, s);
+            SpinLockRelease(&m.shared->lock);
+            break;
+        default:
+            loss = Lmf::cell_objective<PlainAccess>(m.params, shape, i, j, v, h->model.l2);
+            if (!(h->epoch.flags & kEvalOnly)) Lmf::step<PlainAccess>(m.params, shape, i, j, v, s);
     }
-    if (!std::isfinite(loss) || !std::isfinite(m.params[shape.row_bias(i)])) {
-        if (h->flags & kNoDivergence)
-            h->loss_sum = INFINITY;
-        else
-            non_finite(h, "loss");
-    } else if (std::isfinite(h->loss_sum)) {
-        h->loss_sum += loss;
-    }
-    h->rows_seen++;
+    account(h, loss, std::isfinite(RelaxedAccess::load(m.params + shape.row_bias(i))));
     PG_RETURN_POINTER(h);
 }
 
@@ -345,48 +395,59 @@ BISMARCK_FUNCTION(bismarck_lmf_step) {
 // the model is already one; only the counters add up.
 BISMARCK_FUNCTION(bismarck_epoch_combine) {
     MemoryContext context = aggregate_context(fcinfo, "an epoch's combine function");
+    CallSite *site = call_site(fcinfo);
     if (PG_ARGISNULL(1)) {
         if (PG_ARGISNULL(0)) PG_RETURN_NULL();
-        PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+        PG_RETURN_POINTER(trusted_state(fcinfo, site, 0));
     }
-    const StateHeader *b = reinterpret_cast<const StateHeader *>(PG_GETARG_POINTER(1));
+    // b is read only; it is validated (it may come from another node, as text).
+    const void *saved = site->trusted;
+    const StateHeader *b = PG_GETARG_POINTER(1) == saved
+                               ? reinterpret_cast<const StateHeader *>(PG_GETARG_POINTER(1))
+                               : read_state(PG_GETARG_DATUM(1));
     if (PG_ARGISNULL(0)) {
         MemoryContext old = MemoryContextSwitchTo(context);
-        StateHeader *c = copy_state(b, true);
-        // the prev block: the epoch's starting model, or a shared state's base and local copy
-        const int64_t prev = (b->flags & bismarck::igd::kShared) ? 2 * b->n_params : b->n_params;
-        memcpy(bismarck::igd::state_prev(c),
-               bismarck::igd::state_prev(const_cast<StateHeader *>(b)), sizeof(double) * prev);
+        StateHeader *c = copy_state(b, b->epoch.n_work, b->epoch.flags & bismarck::igd::kShared);
+        memcpy(bismarck::igd::state_work(c),
+               bismarck::igd::state_work(const_cast<StateHeader *>(b)),
+               sizeof(double) * b->epoch.n_work);
+        memcpy(reinterpret_cast<char *>(c) + VARHDRSZ, reinterpret_cast<const char *>(b) + VARHDRSZ,
+               sizeof(StateHeader) - VARHDRSZ);
         MemoryContextSwitchTo(old);
+        site->trusted = c;
         PG_RETURN_POINTER(c);
     }
-    StateHeader *a = reinterpret_cast<StateHeader *>(PG_GETARG_POINTER(0));
-    if (a->n_params != b->n_params || a->task != b->task || a->flags != b->flags)
+    StateHeader *a = trusted_state(fcinfo, site, 0);
+    if (a->model.task != b->model.task || a->model.n_params != b->model.n_params ||
+        a->model.outputs != b->model.outputs || a->model.dim != b->model.dim ||
+        a->epoch.flags != b->epoch.flags || a->epoch.n_work != b->epoch.n_work ||
+        a->model.meta_bytes != b->model.meta_bytes)
         fail(ERRCODE_INVALID_PARAMETER_VALUE, "cannot combine states of different models");
-    const int64_t n = a->rows_seen + b->rows_seen;
-    if (!(a->flags & bismarck::igd::kShared) && n > 0) {
-        const double wa = double(a->rows_seen) / double(n), wb = double(b->rows_seen) / double(n);
+    const int64_t n = a->epoch.rows_seen + b->epoch.rows_seen;
+    const bool shared = a->epoch.flags & bismarck::igd::kShared;
+    if (!shared && n > 0) {
+        const double wa = double(a->epoch.rows_seen) / double(n),
+                     wb = double(b->epoch.rows_seen) / double(n);
         double *pa = bismarck::igd::state_params(a);
         const double *pb = bismarck::igd::state_params(b);
-        for (int64_t k = 0; k < a->n_params; ++k) pa[k] = wa * pa[k] + wb * pb[k];
-        if (a->task == uint8_t(bismarck::models::Task::lmf)) {
+        for (int64_t k = 0; k < a->model.n_params; ++k) pa[k] = wa * pa[k] + wb * pb[k];
+        if (task_of(a) == bismarck::models::Task::lmf) {
             // the seen flags are a union, not an average
-            const bismarck::models::Lmf::Shape s{a->rows, a->cols, a->dim};
+            const bismarck::models::Lmf::Shape s{a->model.rows, a->model.cols, a->model.dim};
             for (int64_t k = s.row_seen(0); k < s.size(); ++k) pa[k] = pa[k] != 0.0 ? 1.0 : 0.0;
         }
     }
-    if ((a->flags & bismarck::igd::kShared) && (a->flags & bismarck::igd::kHasPrev) &&
-        a->batch > 1) {
+    if (shared && a->epoch.n_work == 2 * a->model.n_params) {
         // Batched shared memory: what b's copy moved since its last exchange joins a's; the
         // driver adds the sum (local - base) to the shared model after the epoch.
-        double *a_local = bismarck::igd::state_prev(a) + a->n_params;
-        const double *b_base = bismarck::igd::state_prev(const_cast<StateHeader *>(b));
-        const double *b_local = b_base + b->n_params;
-        for (int64_t k = 0; k < a->n_params; ++k) a_local[k] += b_local[k] - b_base[k];
+        const int64_t np = a->model.n_params;
+        double *a_local = bismarck::igd::state_work(a) + np;
+        const double *b_base = bismarck::igd::state_work(const_cast<StateHeader *>(b));
+        for (int64_t k = 0; k < np; ++k) a_local[k] += b_base[np + k] - b_base[k];
     }
-    a->rows_seen = n;
-    a->participants += b->participants;
-    a->nulls_skipped += b->nulls_skipped;
-    a->loss_sum += b->loss_sum;
+    a->epoch.rows_seen = n;
+    a->epoch.participants += b->epoch.participants;
+    a->epoch.nulls_skipped += b->epoch.nulls_skipped;
+    a->epoch.loss_sum += b->epoch.loss_sum;
     PG_RETURN_POINTER(a);
 }

@@ -205,7 +205,7 @@ Model load(const std::string &name, MemoryContext context) {
         spi::connect();
         const Oid caller = GetUserId();
         const uint64_t n = spi::exec(
-            "SELECT m.task, m.owner, m.state, coalesce((m.options->>'label_low')::int8, 0), "
+            "SELECT m.task, m.owner, m.state, "
             "EXISTS (SELECT 1 FROM bismarck.grant_store g WHERE g.model = m.name AND "
             "(g.grantee = 0 OR pg_catalog.pg_has_role($2, g.grantee, 'USAGE'))) "
             "FROM bismarck.model_store m WHERE m.name = $1",
@@ -219,8 +219,7 @@ Model load(const std::string &name, MemoryContext context) {
             MemoryContext old = MemoryContextSwitchTo(context);  // detoast into `context` too
             m.state = read_state(spi::value(0, 3, &isnull, context));
             MemoryContextSwitchTo(old);
-            m.label_low = spi::int64_value(0, 4);
-            granted = DatumGetBool(spi::value(0, 5, &isnull));
+            granted = DatumGetBool(spi::value(0, 4, &isnull));
         }
         spi::finish();
     });

@@ -18,7 +18,6 @@ struct Model {
     std::string task;
     Oid owner = InvalidOid;
     const StateHeader *state = nullptr;  // palloc'd in the context given to load()
-    int64_t label_low = 0;               // the negative class label: 0 or -1
 };
 
 // What a training run writes.

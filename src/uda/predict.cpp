@@ -1,10 +1,12 @@
-// Prediction: bismarck.predict, predict_proba, decision_function (linear models, dense and
-// sparse rows), predict(model, row, col) and recommend (factorizations), each by model name or
-// by value (a bismarck.model_state, IMMUTABLE PARALLEL SAFE).
+// Prediction: bismarck.predict, decision_function, predict_proba, predict_probabilities and
+// classes (linear models, dense and sparse rows), predict(model, row, col) and recommend
+// (factorizations), each by model name or by value (a bismarck.model_state, IMMUTABLE PARALLEL
+// SAFE). Nothing here knows a model: the target kind says how scores become a prediction, and a
+// probabilistic model gives its probabilities through the registry.
 //
 // A model named in a query is loaded once per query, not once per row: the first call loads it
-// into fn_extra (the per-query memory of the call site) and folds the stored scaler into the
-// weights (w_j / s_j and b - sum w_j m_j / s_j), so a prediction is one dot product.
+// into fn_extra (the per-query memory of the call site) and folds the stored scalers into the
+// weights, so a prediction is one dot product per output.
 #include "uda/catalog.hpp"
 #include "uda/sparsevec.hpp"
 #include "uda/spi.hpp"
@@ -16,6 +18,9 @@ extern "C" {
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/tuplestore.h"
 }
 
@@ -28,6 +33,7 @@ extern "C" {
 namespace bismarck::uda {
 namespace {
 
+using models::Target;
 using models::Task;
 
 // A model ready to score rows, in fn_extra. Plain data only: it lives in a memory context.
@@ -35,15 +41,18 @@ struct Loaded {
     bool by_name;  // loaded by name (else folded from a model_state value)
     int name_len;
     char name[64];       // by-name form: the model's name
-    Oid feature_type;    // the type of the call site's features argument
     const void *key;     // by-value form: the argument it was folded from
     StateHeader *state;  // a copy of the state, in the call site's memory
-    StateHeader header;  // copy of the state's header
     Task task;
+    Target target;
+    int32_t outputs;
     int64_t dim;
-    double *w;             // linear: folded weights [dim] and intercept w[dim]
+    double *w;             // linear: folded weights, outputs x (dim + 1)
+    double *scores;        // linear: room for the scores of one row (and the probabilities)
     const double *params;  // lmf: the factor parameters
-    int64_t label_low;
+    int32_t n_classes;
+    char **classes;  // the class labels' text forms
+    bool array_features;  // the call site's features argument is an array (else a sparsevec)
 };
 
 // Folds `h` into `into` (the call site's previous model, whose memory is reused: a query whose
@@ -51,38 +60,57 @@ struct Loaded {
 Loaded *fold(const StateHeader *h, MemoryContext mcxt, Loaded *into) {
     // The state of a shared-memory epoch in progress carries no parameters (they live in the
     // training run's segment): there is nothing to predict with.
-    if (h->flags & igd::kShared)
+    if (h->epoch.flags & igd::kShared)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "model state holds no parameters (it belongs to a shared-memory epoch in progress)");
+    const std::vector<igd::meta::Section> meta = meta_of(h);
+    const auto *classes = igd::meta::find(meta, igd::meta::classes);
     Loaded *m = into;
     pg_call([&] {
         if (m == nullptr) m = static_cast<Loaded *>(MemoryContextAllocZero(mcxt, sizeof(Loaded)));
         if (m->w) pfree(m->w);
+        if (m->scores) pfree(m->scores);
         if (m->state) pfree(m->state);
+        for (int32_t c = 0; c < m->n_classes; ++c) pfree(m->classes[c]);
+        if (m->classes) pfree(m->classes);
         *m = Loaded{};
         m->state = static_cast<StateHeader *>(MemoryContextAlloc(mcxt, VARSIZE(h)));
         memcpy(m->state, h, VARSIZE(h));
-        if (models::is_linear(task_of(h)))
-            m->w = static_cast<double *>(MemoryContextAlloc(mcxt, sizeof(double) * (h->dim + 1)));
+        if (models::is_linear(task_of(h))) {
+            m->w = static_cast<double *>(
+                MemoryContextAlloc(mcxt, sizeof(double) * size_t(h->model.n_params)));
+            m->scores = static_cast<double *>(
+                MemoryContextAlloc(mcxt, sizeof(double) * size_t(2 * h->model.outputs + 2)));
+        }
+        if (classes) {
+            m->classes = static_cast<char **>(
+                MemoryContextAllocZero(mcxt, sizeof(char *) * (classes->size() + 1)));
+            for (const std::string &c : *classes) {
+                char *s = static_cast<char *>(MemoryContextAlloc(mcxt, c.size() + 1));
+                memcpy(s, c.data(), c.size());
+                s[c.size()] = '\0';
+                m->classes[m->n_classes++] = s;
+            }
+        }
     });
     h = m->state;
-    m->header = *h;
     m->task = task_of(h);
-    m->dim = h->dim;
+    m->target = models::target_of(m->task);
+    m->outputs = h->model.outputs;
+    m->dim = h->model.dim;
     m->key = h;
     if (models::is_linear(m->task)) {
-        const int64_t d = h->dim;
-        const double *p = igd::state_params(h);
-        const double *sc = igd::state_scaler(h);
-        double b = p[d];
-        for (int64_t j = 0; j < d; ++j) {
-            m->w[j] = sc ? p[j] * sc[d + j] : p[j];
-            if (sc) b -= p[j] * sc[d + j] * sc[j];
-        }
-        m->w[d] = b;
+        models::fold_scaler(igd::state_params(h), m->outputs, m->dim, igd::state_scaler(h), m->w,
+                            h->model.target_mean, h->model.target_scale);
     } else {
         m->params = igd::state_params(h);
     }
+    const int32_t expected =
+        m->target == Target::binary ? 2 : (m->target == Target::classes ? m->outputs : 0);
+    if (m->n_classes != expected)
+        fail(ERRCODE_INVALID_BINARY_REPRESENTATION,
+             "invalid bismarck.model_state: the model has " + std::to_string(m->n_classes) +
+                 " class labels but " + std::to_string(expected) + " classes");
     return m;
 }
 
@@ -99,8 +127,6 @@ Loaded *model_for(FunctionCallInfo fcinfo) {
             return cached;
     }
     const Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
-    const Oid feature_type =
-        fcinfo->nargs > 1 ? get_fn_expr_argtype(fcinfo->flinfo, 1) : InvalidOid;
     if (argtype == TEXTOID) {
         text *t = PG_GETARG_TEXT_PP(0);
         const std::string name(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
@@ -110,8 +136,7 @@ Loaded *model_for(FunctionCallInfo fcinfo) {
         l->name_len = int(name.size());
         memcpy(l->name, name.data(), name.size());  // check_name bounds it to 63 bytes
         l->name[name.size()] = '\0';
-        l->feature_type = feature_type;
-        l->label_low = m.label_low;
+        l->array_features = fcinfo->nargs > 1 && type_is_array(get_fn_expr_argtype(fcinfo->flinfo, 1));
         fcinfo->flinfo->fn_extra = l;
         return l;
     }
@@ -130,8 +155,7 @@ Loaded *model_for(FunctionCallInfo fcinfo) {
     const StateHeader *h = read_state(PointerGetDatum(raw));  // fold copies it
     Loaded *l = fold(h, mcxt, cached);
     l->key = raw;
-    l->feature_type = feature_type;
-    l->label_low = 0;
+    l->array_features = fcinfo->nargs > 1 && type_is_array(get_fn_expr_argtype(fcinfo->flinfo, 1));
     fcinfo->flinfo->fn_extra = l;
     return l;
 }
@@ -140,50 +164,112 @@ std::string model_label(const Loaded *m) {
     return m->name[0] ? "model \"" + std::string(m->name) + "\"" : "the model";
 }
 
-void require(const Loaded *m, bool ok, const char *fn, const char *needs) {
-    if (!ok)
-        fail(ERRCODE_WRONG_OBJECT_TYPE,
-             model_label(m) + " is " + (m->task == Task::logistic ? "a " : "an ") +
-                 std::string(models::task_name(m->task)) + " model",
-             {}, std::string(fn) + " needs " + needs + ".");
+[[noreturn]] void wrong_model(const Loaded *m, const std::string &fn, const std::string &needs) {
+    const std::string task(models::task_name(m->task));
+    fail(ERRCODE_WRONG_OBJECT_TYPE,
+         model_label(m) + " is " + (std::string("aeiou").find(task[0]) != std::string::npos ? "an " : "a ") +
+             task + " model",
+         {}, fn + " needs " + needs + ".");
 }
 
-// w·x + b for the row in argument 1.
-double score(FunctionCallInfo fcinfo, const Loaded *m) {
-    if (PG_ARGISNULL(1)) return NAN;
-    const Oid type = m->feature_type;
-    double s = m->w[m->dim];
+void require_linear(const Loaded *m, const char *fn) {
+    if (!models::is_linear(m->task)) wrong_model(m, fn, "a logistic, svm or linear_regression model");
+}
+
+// The scores of the row in argument 1, into m->scores; false if the row has a NULL element.
+bool scores(FunctionCallInfo fcinfo, const Loaded *m) {
+    const int64_t d = m->dim;
+    const int32_t k = m->outputs;
+    double *s = m->scores;
+    for (int32_t c = 0; c < k; ++c) s[c] = m->w[c * (d + 1) + d];
     int64_t n;
-    if (type == FLOAT8ARRAYOID || type == FLOAT4ARRAYOID) {
+    auto dense = [&](auto *x) {
+        for (int32_t c = 0; c < k; ++c)
+            s[c] += igd::dense_dot<igd::PlainAccess>(m->w + c * (d + 1), x, d);
+    };
+    if (m->array_features) {
         ArrayType *a = PG_GETARG_ARRAYTYPE_P(1);
-        if (ARR_NDIM(a) > 1 || ARR_HASNULL(a))
-            fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
-                 "features must be a one-dimensional array without NULL elements");
+        if (ARR_NDIM(a) > 1)
+            fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features must be a one-dimensional array, not " +
+                                                    std::to_string(ARR_NDIM(a)) + "-dimensional");
+        if (ARR_HASNULL(a)) return false;
         n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
-        if (n == m->dim) {
-            if (ARR_ELEMTYPE(a) == FLOAT8OID) {
-                s += bismarck::igd::dense_dot<bismarck::igd::PlainAccess>(
-                    m->w, reinterpret_cast<const double *>(ARR_DATA_PTR(a)), n);
-            } else {
-                s += bismarck::igd::dense_dot<bismarck::igd::PlainAccess>(
-                    m->w, reinterpret_cast<const float *>(ARR_DATA_PTR(a)), n);
+        if (n == d) {
+            const void *data = ARR_DATA_PTR(a);
+            switch (ARR_ELEMTYPE(a)) {
+                case FLOAT8OID:
+                    dense(static_cast<const double *>(data));
+                    break;
+                case FLOAT4OID:
+                    dense(static_cast<const float *>(data));
+                    break;
+                case INT2OID:
+                    dense(static_cast<const int16 *>(data));
+                    break;
+                case INT4OID:
+                    dense(static_cast<const int32 *>(data));
+                    break;
+                case INT8OID:
+                    dense(static_cast<const int64 *>(data));
+                    break;
+                case NUMERICOID: {
+                    std::vector<double> x(static_cast<size_t>(d));
+                    Datum *elems;
+                    bool *nulls;
+                    int count;
+                    pg_call([&] {
+                        deconstruct_array(a, NUMERICOID, -1, false, TYPALIGN_INT, &elems, &nulls,
+                                          &count);
+                        for (int j = 0; j < count; ++j)
+                            x[j] = DatumGetFloat8(DirectFunctionCall1(numeric_float8, elems[j]));
+                    });
+                    dense(x.data());
+                    break;
+                }
+                default:
+                    fail(ERRCODE_DATATYPE_MISMATCH, "features must be an array of numbers");
             }
         }
     } else {
         const SparseVec *v = sparsevec_from_datum(PG_GETARG_DATUM(1));
         n = v->dim;
-        if (n == m->dim) {
+        if (n == d) {
             const int32_t *idx = sparsevec_index(v);
             const double *val = sparsevec_values(v);
-            for (int32_t k = 0; k < v->nnz; ++k) s += m->w[idx[k]] * val[k];
+            for (int32_t c = 0; c < k; ++c) {
+                const double *w = m->w + c * (d + 1);
+                for (int32_t q = 0; q < v->nnz; ++q) s[c] += w[idx[q]] * val[q];
+            }
         }
     }
-    if (n != m->dim)
+    if (n != d)
         fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features have " + std::to_string(n) +
                                                 " elements but " + model_label(m) + " expects " +
-                                                std::to_string(m->dim));
-    if (!std::isfinite(s)) fail(ERRCODE_DATA_EXCEPTION, "features contain NaN or infinity");
-    return s;
+                                                std::to_string(d));
+    for (int32_t c = 0; c < k; ++c)
+        if (!std::isfinite(s[c])) fail(ERRCODE_DATA_EXCEPTION, "features contain NaN or infinity");
+    return true;
+}
+
+// The probabilities of every class from m->scores, into m->scores + outputs.
+const double *probabilities(const Loaded *m) {
+    double *p = m->scores + m->outputs;
+    bool ok = false;
+    models::with_linear_model(m->task, [&](auto model) {
+        using M = decltype(model);
+        if constexpr (M::probabilistic) {
+            M::probabilities(m->scores, m->outputs, p);
+            ok = true;
+        }
+    });
+    if (!ok) wrong_model(m, "predict_proba", "a logistic model");
+    return p;
+}
+
+text *as_text(const char *s) {
+    text *t = nullptr;
+    pg_call([&] { t = cstring_to_text(s); });
+    return t;
 }
 
 }  // namespace
@@ -191,42 +277,88 @@ double score(FunctionCallInfo fcinfo, const Loaded *m) {
 
 using namespace bismarck::uda;
 using bismarck::models::Lmf;
+using bismarck::models::Target;
 using bismarck::models::Task;
 
-// predict(model, features) -> the class: 1, or the training labels' negative class (0 or -1)
-BISMARCK_FUNCTION(bismarck_predict_class) {
-    const Loaded *m = model_for(fcinfo);
-    require(m, bismarck::models::is_linear(m->task), "predict(model, features)",
-            "a logistic or svm model");
-    if (PG_ARGISNULL(1)) PG_RETURN_NULL();
-    PG_RETURN_INT32(score(fcinfo, m) > 0.0 ? 1 : int32(m->label_low));
+// predict(model, features) -> text: the class as the training data had it, or a regression's
+// value (as text; decision_function gives it as a number)
+BISMARCK_FUNCTION(bismarck_predict) {
+    Loaded *m = model_for(fcinfo);
+    require_linear(m, "predict(model, features)");
+    if (PG_ARGISNULL(1) || !scores(fcinfo, m)) PG_RETURN_NULL();
+    if (m->target == Target::real) {
+        char *s = nullptr;
+        pg_call([&] { s = float8out_internal(m->scores[0]); });
+        PG_RETURN_TEXT_P(as_text(s));
+    }
+    PG_RETURN_TEXT_P(as_text(
+        m->classes[bismarck::models::predicted_class(m->target, m->scores, m->outputs)]));
 }
 
-// decision_function(model, features) -> w·x + b
+// decision_function(model, features) -> w·x + b: binary models (> 0: the second class) and
+// regressions (the predicted value)
 BISMARCK_FUNCTION(bismarck_decision_function) {
-    const Loaded *m = model_for(fcinfo);
-    require(m, bismarck::models::is_linear(m->task), "decision_function",
-            "a logistic or svm model");
-    if (PG_ARGISNULL(1)) PG_RETURN_NULL();
-    PG_RETURN_FLOAT8(score(fcinfo, m));
+    Loaded *m = model_for(fcinfo);
+    require_linear(m, "decision_function");
+    if (m->outputs != 1)
+        fail(ERRCODE_WRONG_OBJECT_TYPE,
+             model_label(m) + " has " + std::to_string(m->outputs) + " classes", {},
+             "decision_function gives one score; bismarck.predict_probabilities gives one "
+             "probability per class.");
+    if (PG_ARGISNULL(1) || !scores(fcinfo, m)) PG_RETURN_NULL();
+    PG_RETURN_FLOAT8(m->scores[0]);
 }
 
-// predict_proba(model, features) -> P(y = 1 | x)
+// predict_proba(model, features) -> P(second class) for two classes, else the probability of
+// the predicted class
 BISMARCK_FUNCTION(bismarck_predict_proba) {
-    const Loaded *m = model_for(fcinfo);
-    require(m, m->task == Task::logistic, "predict_proba", "a logistic model");
-    if (PG_ARGISNULL(1)) PG_RETURN_NULL();
-    PG_RETURN_FLOAT8(bismarck::models::Logistic::probability(score(fcinfo, m)));
+    Loaded *m = model_for(fcinfo);
+    require_linear(m, "predict_proba");
+    if (PG_ARGISNULL(1) || !scores(fcinfo, m)) PG_RETURN_NULL();
+    const double *p = probabilities(m);
+    if (m->target == Target::binary) PG_RETURN_FLOAT8(p[1]);
+    PG_RETURN_FLOAT8(p[bismarck::models::predicted_class(m->target, m->scores, m->outputs)]);
 }
 
-// predict(model, row, col) -> the predicted value of a cell
+// predict_probabilities(model, features) -> float8[]: one per class, in classes() order
+BISMARCK_FUNCTION(bismarck_predict_probabilities) {
+    Loaded *m = model_for(fcinfo);
+    require_linear(m, "predict_probabilities");
+    if (PG_ARGISNULL(1) || !scores(fcinfo, m)) PG_RETURN_NULL();
+    const double *p = probabilities(m);
+    ArrayType *a = nullptr;
+    pg_call([&] {
+        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * m->n_classes));
+        for (int32_t c = 0; c < m->n_classes; ++c) elems[c] = Float8GetDatum(p[c]);
+        a = construct_array(elems, m->n_classes, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+    });
+    PG_RETURN_ARRAYTYPE_P(a);
+}
+
+// classes(model) -> text[]: the class labels, in the order of predict_probabilities
+BISMARCK_FUNCTION(bismarck_classes) {
+    Loaded *m = model_for(fcinfo);
+    if (m->n_classes == 0) PG_RETURN_NULL();
+    ArrayType *a = nullptr;
+    pg_call([&] {
+        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * m->n_classes));
+        for (int32_t c = 0; c < m->n_classes; ++c)
+            elems[c] = PointerGetDatum(cstring_to_text(m->classes[c]));
+        a = construct_array(elems, m->n_classes, TEXTOID, -1, false, TYPALIGN_INT);
+    });
+    PG_RETURN_ARRAYTYPE_P(a);
+}
+
+// predict(model, row, col) -> the predicted value of a cell, within the training values' range
 BISMARCK_FUNCTION(bismarck_predict_cell) {
     const Loaded *m = model_for(fcinfo);
-    require(m, m->task == Task::lmf, "predict(model, row, column)", "an lmf model");
+    if (m->task != Task::lmf) wrong_model(m, "predict(model, row, column)", "an lmf model");
     if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) PG_RETURN_NULL();
-    const Lmf::Shape s{m->header.rows, m->header.cols, m->header.dim};
-    PG_RETURN_FLOAT8(Lmf::predict<bismarck::igd::PlainAccess>(m->params, s, PG_GETARG_INT64(1),
-                                                              PG_GETARG_INT64(2)));
+    const StateHeader *h = m->state;
+    const Lmf::Shape s{h->model.rows, h->model.cols, h->model.dim};
+    PG_RETURN_FLOAT8(Lmf::predict_clipped<bismarck::igd::PlainAccess>(
+        m->params, s, PG_GETARG_INT64(1), PG_GETARG_INT64(2), h->model.value_min,
+        h->model.value_max));
 }
 
 // model(name) -> the stored model_state, for the IMMUTABLE by-value forms
@@ -237,7 +369,9 @@ BISMARCK_FUNCTION(bismarck_model_state) {
     PG_RETURN_POINTER(m.state);
 }
 
-// recommend(model, row, k, exclude_seen) -> (column_id, score), best first
+// recommend(model, row, k, exclude_seen, min_ratings) -> (column_id, score), best first. Columns
+// with fewer than min_ratings ratings in the training data are left out (a movie rated once
+// or twice has a bias fitted to one or two opinions); scores are clipped to the rating range.
 BISMARCK_FUNCTION(bismarck_recommend) {
     ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -247,8 +381,12 @@ BISMARCK_FUNCTION(bismarck_recommend) {
     const int64_t row = PG_GETARG_INT64(1);
     const int k = PG_ARGISNULL(2) ? 10 : PG_GETARG_INT32(2);
     const bool exclude_seen = PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3);
+    const int min_ratings = fcinfo->nargs > 4 && !PG_ARGISNULL(4) ? PG_GETARG_INT32(4) : 1;
     if (k < 1)
         fail(ERRCODE_INVALID_PARAMETER_VALUE, "k must be positive, not " + std::to_string(k));
+    if (min_ratings < 1)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "min_ratings must be positive, not " + std::to_string(min_ratings));
     catalog::Model cm = catalog::load(name, CurrentMemoryContext);
     if (task_of(cm.state) != Task::lmf)
         fail(ERRCODE_WRONG_OBJECT_TYPE,
@@ -256,14 +394,14 @@ BISMARCK_FUNCTION(bismarck_recommend) {
                  " model",
              {}, "recommend needs an lmf model.");
     const StateHeader *h = cm.state;
-    const Lmf::Shape s{h->rows, h->cols, h->dim};
+    const Lmf::Shape s{h->model.rows, h->model.cols, h->model.dim};
     const double *p = bismarck::igd::state_params(h);
     if (row < 0 || row >= s.rows || p[s.row_seen(row)] == 0.0)
         fail(ERRCODE_UNDEFINED_OBJECT,
              "row " + std::to_string(row) + " was not seen when model \"" + name + "\" was trained",
              {}, "recommend needs a row id that occurs in the training data.");
-    std::vector<char> seen(size_t(s.cols), 0);
-    if (exclude_seen) {
+    std::vector<char> excluded(size_t(s.cols), 0);
+    if (exclude_seen || min_ratings > 1) {
         spi::connect();
         spi::exec(
             "SELECT m.source, m.columns[1], m.columns[2] FROM bismarck.models m WHERE m.name "
@@ -274,22 +412,37 @@ BISMARCK_FUNCTION(bismarck_recommend) {
             const std::string src = spi::text_value(0, 1), rc = spi::text_value(0, 2),
                               cc = spi::text_value(0, 3);
             // The source as stored is already quoted and schema-qualified; read with the
-            // caller's privileges.
-            // (operators qualified: nothing on the caller's search_path is picked up)
-            spi::exec("SELECT DISTINCT " + spi::ident(cc) + "::int8 FROM " + src + " WHERE " +
-                          spi::ident(rc) + " OPERATOR(pg_catalog.=) " + std::to_string(row),
-                      {}, true);
-            for (uint64_t i = 0; i < SPI_processed; ++i) {
-                const int64_t c = spi::int64_value(i, 1, -1);
-                if (c >= 0 && c < s.cols) seen[size_t(c)] = 1;
+            // caller's privileges (operators qualified: nothing on the caller's search_path is
+            // picked up).
+            if (exclude_seen) {
+                spi::exec("SELECT DISTINCT " + spi::ident(cc) + "::pg_catalog.int8 FROM " + src +
+                              " WHERE " + spi::ident(rc) + " OPERATOR(pg_catalog.=) " +
+                              std::to_string(row),
+                          {}, true);
+                for (uint64_t i = 0; i < SPI_processed; ++i) {
+                    const int64_t c = spi::int64_value(i, 1, -1);
+                    if (c >= 0 && c < s.cols) excluded[size_t(c)] = 1;
+                }
+            }
+            if (min_ratings > 1) {
+                spi::exec("SELECT " + spi::ident(cc) + "::pg_catalog.int8 FROM " + src +
+                              " GROUP BY 1 HAVING pg_catalog.count(*) OPERATOR(pg_catalog.<) " +
+                              std::to_string(min_ratings),
+                          {}, true);
+                for (uint64_t i = 0; i < SPI_processed; ++i) {
+                    const int64_t c = spi::int64_value(i, 1, -1);
+                    if (c >= 0 && c < s.cols) excluded[size_t(c)] = 1;
+                }
             }
         }
         spi::finish();
     }
     std::vector<std::pair<double, int64_t>> scored;
     for (int64_t c = 0; c < s.cols; ++c)
-        if (p[s.col_seen(c)] != 0.0 && !seen[size_t(c)])
-            scored.emplace_back(Lmf::predict<bismarck::igd::PlainAccess>(p, s, row, c), c);
+        if (p[s.col_seen(c)] != 0.0 && !excluded[size_t(c)])
+            scored.emplace_back(Lmf::predict_clipped<bismarck::igd::PlainAccess>(
+                                    p, s, row, c, h->model.value_min, h->model.value_max),
+                                c);
     const size_t top = std::min(scored.size(), size_t(k));
     std::partial_sort(scored.begin(), scored.begin() + top, scored.end(),
                       [](const auto &a, const auto &b) {
@@ -312,7 +465,7 @@ BISMARCK_FUNCTION(bismarck_drop_model) {
     PG_RETURN_BOOL(catalog::drop(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))));
 }
 
-// grant_model(name, role) / revoke_model(name, role)
+// grant_model(name, role, revoke)
 BISMARCK_FUNCTION(bismarck_grant_model) {
     text *t = PG_GETARG_TEXT_PP(0);
     catalog::grant(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)), PG_GETARG_OID(1),

@@ -12,10 +12,23 @@ extern "C" {
 
 namespace bismarck::uda {
 
-static void check_valid(const void *p, size_t len) {
-    const std::string why = igd::validate_state(p, len);
+void check_state(const void *p, size_t len) {
+    const std::string why = igd::validate_state(p, len, models::params_for);
     if (!why.empty())
         fail(ERRCODE_INVALID_BINARY_REPRESENTATION, "invalid bismarck.model_state: " + why);
+}
+
+// A bismarck 0.1.0 state, upgraded to the current format in the current memory context.
+static StateHeader *upgrade(const struct varlena *v) {
+    std::string why;
+    const std::vector<char> bytes =
+        igd::upgrade_v1(v, VARSIZE(v), "integer", {"0", "1"}, &why);
+    if (bytes.empty())
+        fail(ERRCODE_INVALID_BINARY_REPRESENTATION, "invalid bismarck.model_state: " + why);
+    auto *h = static_cast<StateHeader *>(palloc(bytes.size()));
+    memcpy(h, bytes.data(), bytes.size());
+    SET_VARSIZE(h, bytes.size());
+    return h;
 }
 
 const StateHeader *read_state(Datum d) {
@@ -28,47 +41,59 @@ const StateHeader *read_state(Datum d) {
         memcpy(VARDATA(c), VARDATA_ANY(v), len);
         v = c;
     }
-    check_valid(v, VARSIZE(v));
+    if (VARSIZE(v) >= 9 && reinterpret_cast<const uint8_t *>(v)[8] == 1) v = (struct varlena *)upgrade(v);
+    check_state(v, VARSIZE(v));
     return reinterpret_cast<const StateHeader *>(v);
 }
 
-StateHeader *new_state(models::Task task, int64_t dim, int64_t rows, int64_t cols, int64_t n_params,
-                       int64_t n_scaler, bool with_prev, bool shared) {
-    if (n_params > igd::kMaxParams)
+StateHeader *new_state(const igd::ModelInfo &model, const std::string &meta, int64_t n_work,
+                       bool shared) {
+    if (model.n_params > igd::kMaxParams)
         fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-             "model would have " + std::to_string(n_params) + " parameters",
+             "model would have " + std::to_string(model.n_params) + " parameters",
              "A model may have at most " + std::to_string(igd::kMaxParams) + " parameters.");
-    const size_t bytes = igd::state_bytes(n_params, n_scaler, with_prev, shared);
-    auto *h = static_cast<StateHeader *>(palloc0(bytes));
-    SET_VARSIZE(h, bytes);
-    h->magic = igd::kStateMagic;
-    h->version = igd::kStateVersion;
-    h->task = uint8_t(task);
-    h->flags = (with_prev ? igd::kHasPrev : 0) | (shared ? igd::kShared : 0);
-    h->dim = dim;
-    h->rows = rows;
-    h->cols = cols;
-    h->n_params = n_params;
-    h->n_scaler = n_scaler;
-    h->alpha = 0.1;
-    return h;
+    if (int64_t(meta.size()) > igd::kMaxMetaBytes)
+        fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+             "model's class labels and feature names take " + std::to_string(meta.size()) +
+                 " bytes",
+             "They may take at most " + std::to_string(igd::kMaxMetaBytes) + " bytes.");
+    StateHeader h{};
+    h.magic = igd::kStateMagic;
+    h.version = igd::kStateVersion;
+    h.model = model;
+    h.model.meta_bytes = int64_t(meta.size());
+    h.epoch.n_work = n_work;
+    h.epoch.flags = shared ? igd::kShared : 0;
+    const size_t bytes = igd::state_bytes(h);
+    auto *s = static_cast<StateHeader *>(palloc0(bytes));
+    memcpy(s, &h, sizeof h);
+    SET_VARSIZE(s, bytes);
+    memcpy(const_cast<char *>(igd::state_meta(s)), meta.data(), meta.size());
+    return s;
 }
 
-StateHeader *copy_state(const StateHeader *h, bool with_prev) {
-    const bool shared = h->flags & igd::kShared;
-    StateHeader *c = new_state(task_of(h), h->dim, h->rows, h->cols, h->n_params, h->n_scaler,
-                               with_prev, shared);
-    const uint8_t flags = c->flags;
-    memcpy(reinterpret_cast<char *>(c) + VARHDRSZ, reinterpret_cast<const char *>(h) + VARHDRSZ,
-           sizeof(StateHeader) - VARHDRSZ);
-    // keep the option bits (eval-only, divergence, NULL handling); set the layout bits anew
-    c->flags = flags | (h->flags & ~(igd::kHasPrev | igd::kShared));
-    const int64_t body = (shared ? 0 : h->n_params) + h->n_scaler;
-    memcpy(igd::state_params(c), igd::state_params(h), sizeof(double) * body);
-    if (with_prev && !shared) {
-        memcpy(igd::state_prev(c), igd::state_params(h), sizeof(double) * h->n_params);
-    }
+StateHeader *copy_state(const StateHeader *h, int64_t n_work, bool shared) {
+    StateHeader head = *h;
+    head.epoch.n_work = n_work;
+    head.epoch.flags = (h->epoch.flags & ~igd::kShared) | (shared ? igd::kShared : 0);
+    const size_t bytes = igd::state_bytes(head);
+    auto *c = static_cast<StateHeader *>(palloc0(bytes));
+    memcpy(c, &head, sizeof head);
+    SET_VARSIZE(c, bytes);
+    const bool from_shared = h->epoch.flags & igd::kShared;
+    if (!shared && !from_shared)
+        memcpy(igd::state_params(c), igd::state_params(h), sizeof(double) * h->model.n_params);
+    if (h->model.n_scaler)
+        memcpy(const_cast<double *>(igd::state_scaler(c)), igd::state_scaler(h),
+               sizeof(double) * h->model.n_scaler);
+    memcpy(const_cast<char *>(igd::state_meta(c)), igd::state_meta(h), h->model.meta_bytes);
     return c;
+}
+
+std::vector<igd::meta::Section> meta_of(const StateHeader *h) {
+    std::vector<igd::meta::Section> sections;
+    igd::meta::decode(igd::state_meta(h), size_t(h->model.meta_bytes), &sections);
+    return sections;
 }
 
 }  // namespace bismarck::uda
@@ -100,8 +125,7 @@ BISMARCK_FUNCTION(bismarck_state_in) {
                      std::to_string(2 * i + 1 + (hi >= 0)));
         buf[VARHDRSZ + i] = char(hi << 4 | lo);
     }
-    check_valid(buf, len);
-    PG_RETURN_POINTER(buf);
+    PG_RETURN_POINTER(read_state(PointerGetDatum(buf)));
 }
 
 BISMARCK_FUNCTION(bismarck_state_out) {
@@ -126,8 +150,7 @@ BISMARCK_FUNCTION(bismarck_state_recv) {
     char *buf = static_cast<char *>(palloc(n + VARHDRSZ));
     SET_VARSIZE(buf, n + VARHDRSZ);
     pq_copymsgbytes(in, buf + VARHDRSZ, n);
-    check_valid(buf, n + VARHDRSZ);
-    PG_RETURN_POINTER(buf);
+    PG_RETURN_POINTER(read_state(PointerGetDatum(buf)));
 }
 
 BISMARCK_FUNCTION(bismarck_state_send) {
@@ -157,21 +180,54 @@ static double non_negative(double v, const char *name) {
     return v;
 }
 
-// logistic_init / svm_init(dim, step_size, l2, l1): a zero model of that dimension.
-BISMARCK_FUNCTION(bismarck_linear_init) {
-    const char *fname = get_func_name(fcinfo->flinfo->fn_oid);
-    const auto task = std::string(fname ? fname : "") == "svm_init"
-                          ? bismarck::models::Task::svm
-                          : bismarck::models::Task::logistic;
+namespace {
+
+using bismarck::models::Task;
+using bismarck::uda::fail;
+
+// <trainer>_init(dim, step_size, l2, l1, classes): a zero linear model of that dimension, for
+// hand-written epochs. Classifiers take labels 0 .. classes-1 (two classes: also -1 and 1).
+Datum linear_init(FunctionCallInfo fcinfo, const char *trainer) {
     const int32 dim = PG_GETARG_INT32(0);
     if (dim < 1 || dim > 10'000'000)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "dim must be between 1 and 10000000, not " + std::to_string(dim));
-    StateHeader *h = new_state(task, dim, 0, 0, dim + 1, 0, false, false);
-    h->alpha = positive(PG_GETARG_FLOAT8(1), "step_size");
-    h->l2 = non_negative(PG_GETARG_FLOAT8(2), "l2");
-    h->l1 = non_negative(PG_GETARG_FLOAT8(3), "l1");
-    PG_RETURN_POINTER(h);
+    const bool classifier =
+        bismarck::models::trainer_target(trainer) != bismarck::models::Target::real;
+    const int32 classes = classifier ? PG_GETARG_INT32(4) : 0;
+    if (classifier && (classes < 2 || classes > bismarck::igd::kMaxClasses))
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "classes must be between 2 and " + std::to_string(bismarck::igd::kMaxClasses) +
+                 ", not " + std::to_string(classes));
+    Task task{};
+    bismarck::models::linear_task_for(trainer, classes, &task);
+    bismarck::igd::ModelInfo m{};
+    m.task = uint8_t(task);
+    m.dim = dim;
+    m.outputs = bismarck::models::with_linear_model(
+        task, [&](auto model) { return decltype(model)::outputs(classes); });
+    m.n_params = bismarck::models::linear_params(m.outputs, dim);
+    m.alpha = positive(PG_GETARG_FLOAT8(1), "step_size");
+    m.l2 = non_negative(PG_GETARG_FLOAT8(2), "l2");
+    m.l1 = non_negative(PG_GETARG_FLOAT8(3), "l1");
+    m.value_min = -INFINITY;
+    m.value_max = INFINITY;
+    m.target_scale = 1.0;
+    std::vector<bismarck::igd::meta::Section> meta;
+    if (classifier) {
+        meta.push_back({bismarck::igd::meta::label_type, {"integer"}});
+        meta.push_back({bismarck::igd::meta::classes, {}});
+        for (int32 c = 0; c < classes; ++c) meta.back().items.push_back(std::to_string(c));
+    }
+    PG_RETURN_POINTER(new_state(m, bismarck::igd::meta::encode(meta)));
+}
+
+}  // namespace
+
+BISMARCK_FUNCTION(bismarck_logistic_init) { return linear_init(fcinfo, "logistic"); }
+BISMARCK_FUNCTION(bismarck_svm_init) { return linear_init(fcinfo, "svm"); }
+BISMARCK_FUNCTION(bismarck_linear_regression_init) {
+    return linear_init(fcinfo, "linear_regression");
 }
 
 // lmf_init(n_rows, n_cols, rank, step_size, l2, mean, seed): small random factors.
@@ -190,54 +246,105 @@ BISMARCK_FUNCTION(bismarck_lmf_init) {
              "A model may have at most " + std::to_string(bismarck::igd::kMaxParams) +
                  " parameters.");
     const bismarck::models::Lmf::Shape s{rows, cols, rank};
-    StateHeader *h =
-        new_state(bismarck::models::Task::lmf, rank, rows, cols, s.size(), 0, false, false);
-    h->alpha = positive(PG_GETARG_FLOAT8(3), "step_size");
-    h->l2 = non_negative(PG_GETARG_FLOAT8(4), "l2");
+    bismarck::igd::ModelInfo m{};
+    m.task = uint8_t(Task::lmf);
+    m.outputs = 1;
+    m.dim = rank;
+    m.rows = rows;
+    m.cols = cols;
+    m.n_params = s.size();
+    m.alpha = positive(PG_GETARG_FLOAT8(3), "step_size");
+    m.l2 = non_negative(PG_GETARG_FLOAT8(4), "l2");
+    m.value_min = -INFINITY;
+    m.value_max = INFINITY;
+    m.target_scale = 1.0;
     const double mean = PG_GETARG_FLOAT8(5);
     if (!std::isfinite(mean)) fail(ERRCODE_INVALID_PARAMETER_VALUE, "mean must be finite");
+    StateHeader *h = new_state(m, bismarck::igd::meta::encode({}));
     bismarck::models::Lmf::initialise(bismarck::igd::state_params(h), s, mean,
                                       uint64_t(PG_GETARG_INT64(6)));
     PG_RETURN_POINTER(h);
 }
 
 BISMARCK_FUNCTION(bismarck_with_step_size) {
-    StateHeader *h = copy_state(read_state(PG_GETARG_DATUM(0)), false);
-    h->alpha = positive(PG_GETARG_FLOAT8(1), "step_size");
+    const StateHeader *in = read_state(PG_GETARG_DATUM(0));
+    if (in->epoch.flags & bismarck::igd::kShared)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "model state holds no parameters (it belongs to a shared-memory epoch in progress)");
+    StateHeader *h = copy_state(in, 0, false);
+    h->model.alpha = positive(PG_GETARG_FLOAT8(1), "step_size");
     PG_RETURN_POINTER(h);
 }
 
 BISMARCK_FUNCTION(bismarck_epoch_loss) {
     const StateHeader *h = read_state(PG_GETARG_DATUM(0));
-    if (h->rows_seen == 0) PG_RETURN_NULL();
-    PG_RETURN_FLOAT8(h->loss_sum / double(h->rows_seen));
+    if (h->epoch.rows_seen == 0) PG_RETURN_NULL();
+    PG_RETURN_FLOAT8(h->epoch.loss_sum / double(h->epoch.rows_seen));
 }
 
 BISMARCK_FUNCTION(bismarck_epoch_rows) {
-    PG_RETURN_INT64(read_state(PG_GETARG_DATUM(0))->rows_seen);
+    PG_RETURN_INT64(read_state(PG_GETARG_DATUM(0))->epoch.rows_seen);
 }
 
-// The weights of a linear model in the units of the raw features (scaler folded in).
+// The weights of a linear model in the units of the raw features (scaler folded in): one array
+// for one output, a classes x features array for multiclass models.
 BISMARCK_FUNCTION(bismarck_coefficients) {
     const StateHeader *h = read_state(PG_GETARG_DATUM(0));
-    if (!bismarck::models::is_linear(task_of(h)) || (h->flags & bismarck::igd::kShared))
+    if (!bismarck::models::is_linear(task_of(h)) || (h->epoch.flags & bismarck::igd::kShared))
         PG_RETURN_NULL();
-    const int64_t d = h->dim;
-    const double *p = bismarck::igd::state_params(h), *sc = bismarck::igd::state_scaler(h);
-    Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * d));
-    for (int64_t j = 0; j < d; ++j) elems[j] = Float8GetDatum(sc ? p[j] * sc[d + j] : p[j]);
-    PG_RETURN_ARRAYTYPE_P(
-        construct_array(elems, int(d), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    const int64_t d = h->model.dim;
+    const int32_t k = h->model.outputs;
+    std::vector<double> w(size_t(h->model.n_params));
+    bismarck::models::fold_scaler(bismarck::igd::state_params(h), k, d,
+                                  bismarck::igd::state_scaler(h), w.data(), h->model.target_mean,
+                                  h->model.target_scale);
+    Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * d * k));
+    for (int32_t c = 0; c < k; ++c)
+        for (int64_t j = 0; j < d; ++j) elems[c * d + j] = Float8GetDatum(w[c * (d + 1) + j]);
+    int dims[2] = {k, int(d)}, lbs[2] = {1, 1};
+    ArrayType *a = nullptr;
+    bismarck::uda::pg_call([&] {
+        a = k == 1 ? construct_array(elems, int(d), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)
+                   : construct_md_array(elems, nullptr, 2, dims, lbs, FLOAT8OID, 8,
+                                        FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+    });
+    PG_RETURN_ARRAYTYPE_P(a);
 }
 
+// The intercept of a one-output linear model in raw units (NULL for multiclass models).
 BISMARCK_FUNCTION(bismarck_intercept) {
     const StateHeader *h = read_state(PG_GETARG_DATUM(0));
-    if (!bismarck::models::is_linear(task_of(h)) || (h->flags & bismarck::igd::kShared))
+    if (!bismarck::models::is_linear(task_of(h)) || (h->epoch.flags & bismarck::igd::kShared) ||
+        h->model.outputs != 1)
         PG_RETURN_NULL();
-    const int64_t d = h->dim;
-    const double *p = bismarck::igd::state_params(h), *sc = bismarck::igd::state_scaler(h);
-    double b = p[d];
-    if (sc)
-        for (int64_t j = 0; j < d; ++j) b -= p[j] * sc[d + j] * sc[j];
-    PG_RETURN_FLOAT8(b);
+    const int64_t d = h->model.dim;
+    std::vector<double> w(size_t(d + 1));
+    bismarck::models::fold_scaler(bismarck::igd::state_params(h), 1, d,
+                                  bismarck::igd::state_scaler(h), w.data(), h->model.target_mean,
+                                  h->model.target_scale);
+    PG_RETURN_FLOAT8(w[d]);
+}
+
+// upgrade_state(state, negative_label) -> the state in the current format. bismarck 0.1.0 kept
+// a two-class model's negative label (0 or -1) in the catalog, not in the state: the update
+// script passes it from there; for a 0.1.0 state kept elsewhere the caller says what it was.
+// A state already in the current format is returned as it is.
+BISMARCK_FUNCTION(bismarck_upgrade_state) {
+    struct varlena *v = PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+    if (VARATT_IS_SHORT(v) || VARSIZE(v) < 9 || reinterpret_cast<const uint8_t *>(v)[8] != 1)
+        PG_RETURN_POINTER(read_state(PointerGetDatum(v)));
+    const int32 negative = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
+    if (negative != 0 && negative != -1)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "negative_label must be 0 or -1, not " + std::to_string(negative));
+    std::string why;
+    const std::vector<char> bytes = bismarck::igd::upgrade_v1(
+        v, VARSIZE(v), "integer", {std::to_string(negative), "1"}, &why);
+    if (bytes.empty())
+        fail(ERRCODE_INVALID_BINARY_REPRESENTATION, "invalid bismarck.model_state: " + why);
+    auto *h = static_cast<StateHeader *>(palloc(bytes.size()));
+    memcpy(h, bytes.data(), bytes.size());
+    SET_VARSIZE(h, bytes.size());
+    check_state(h, bytes.size());
+    PG_RETURN_POINTER(h);
 }

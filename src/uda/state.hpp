@@ -7,28 +7,40 @@
 #include "igd/state.hpp"
 #include "models/registry.hpp"
 
+#include <string>
+#include <vector>
+
 namespace bismarck::uda {
 
 using igd::StateHeader;
 
 // Reads a model_state argument: detoasts it, makes sure it is 8-byte aligned and validates it.
-// Every state that reaches C++ from SQL goes through here once per call (not once per row).
+// A state of bismarck 0.1.0 (format 1) is upgraded on the way, its classes taken as 0 and 1 (as
+// 0.1.0's prediction by value returned them). Every state that reaches C++ from SQL goes through
+// here once per call (not once per row).
 const StateHeader *read_state(Datum d);
 
-// A zeroed state of the given size in the current memory context, header filled in.
-StateHeader *new_state(models::Task task, int64_t dim, int64_t rows, int64_t cols, int64_t n_params,
-                       int64_t n_scaler, bool with_prev, bool shared);
+// Validates `len` bytes at `p` (a varlena with a 4-byte header) or raises an error.
+void check_state(const void *p, size_t len);
 
-// A copy of `h` in the current memory context, with or without the `prev` block.
-StateHeader *copy_state(const StateHeader *h, bool with_prev);
+// A zeroed state in the current memory context with its model header, parameters and meta block
+// laid out (parameters zero), and `n_work` work doubles. Errors if the model would be too large.
+StateHeader *new_state(const igd::ModelInfo &model, const std::string &meta, int64_t n_work = 0,
+                       bool shared = false);
+
+// A copy of `h` in the current memory context with `n_work` work doubles (zeroed) and its
+// parameters kept or, for a shared-memory state, left in the segment.
+StateHeader *copy_state(const StateHeader *h, int64_t n_work, bool shared);
 
 inline size_t state_size(const StateHeader *h) {
-    return igd::state_bytes(h->n_params, h->n_scaler, h->flags & igd::kHasPrev,
-                            h->flags & igd::kShared);
+    return igd::state_bytes(*h);
 }
 
 inline models::Task task_of(const StateHeader *h) {
-    return models::Task(h->task);
+    return models::Task(h->model.task);
 }
+
+// The meta block's sections.
+std::vector<igd::meta::Section> meta_of(const StateHeader *h);
 
 }  // namespace bismarck::uda

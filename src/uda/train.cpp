@@ -1,10 +1,18 @@
-// The training driver: bismarck.train_logistic, train_svm and train_lmf.
+// The training driver: bismarck.train_logistic, train_svm, train_linear_regression and
+// train_lmf. Every training run is the same short pipeline of named steps:
 //
-//   validate the call  -> one scan for statistics (row count, NULLs, labels, feature means and
-//   scales) -> shuffle once into a scratch copy -> calibrate the step size on a sample ->
-//   for each epoch: one aggregate query over the copy (NOTICE + a row in training_log, step
-//   decay, convergence test, interrupts) -> one loss-only scan of the final model -> the model
-//   is written to the catalog in the caller's transaction.
+//   inputs      resolve the source and its columns, check their types
+//   statistics  one scan: row count, NULLs, feature means and scales, the target's scale;
+//               classifiers: the classes (one GROUP BY)
+//   shuffle     a seeded, physically shuffled copy (or the source as it is)
+//   step size   given, or calibrated on a sample of the shuffled rows
+//   epochs      one aggregate query each: NOTICE, a row in training_log, step decay,
+//               convergence test, interrupts
+//   final loss  one loss-only scan of the final model
+//   save        the model and its options, in the catalog, in the caller's transaction
+//
+// Nothing here knows a model: the registry says which task a trainer runs for a label, how many
+// outputs it has, and its epoch aggregate is bismarck.<trainer>_epoch.
 //
 // Everything a run creates (the scratch table, the shared-memory segment, GUC changes, catalog
 // rows) belongs to the caller's transaction, so an error or a cancel at any point leaves nothing.
@@ -16,59 +24,36 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "portability/instr_time.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 }
 
 #include <chrono>
-#include <tuple>
-#include <iomanip>
 #include <cmath>
+#include <iomanip>
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace bismarck::uda {
 namespace {
 
 using igd::Parallelism;
+using models::Target;
 using models::Task;
 
 using igd::kEvalOnly;
 using igd::kNoDivergence;
 using igd::kNullIsError;
-
-// Options every training function takes, in this order, after its own leading arguments.
-struct Options {
-    int epochs = 20;
-    double step = 0.0;  // 0: auto
-    double decay = 0.95;
-    double l2 = 0.0, l1 = 0.0;
-    double tolerance = 1e-4;
-    std::string shuffle = "once";
-    std::string parallelism = "serial";
-    int workers = -1;
-    int64_t seed = 0;
-    bool seed_given = false;
-    std::string on_null = "skip";
-    bool replace = false;
-};
-inline constexpr int kCommonOptions = 12;
-
-std::string text_arg(FunctionCallInfo fcinfo, int i, const char *what) {
-    if (PG_ARGISNULL(i))
-        fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not be NULL");
-    char *s = nullptr;
-    pg_call([&] { s = text_to_cstring(PG_GETARG_TEXT_PP(i)); });
-    return s;
-}
 
 std::string fmt(double v) {
     char buf[64];
@@ -76,7 +61,67 @@ std::string fmt(double v) {
     return buf;
 }
 
-double number(double v, const char *name, double lo, bool lo_open) {
+// ---- arguments, read by name: every train_* declares the options it takes in SQL, in any order
+
+struct Args {
+    FunctionCallInfo fcinfo;
+    std::vector<std::string> names;
+
+    int index(const char *name) const {
+        for (size_t i = 0; i < names.size(); ++i)
+            if (names[i] == name) return int(i);
+        return -1;
+    }
+    bool has(const char *name) const {
+        const int i = index(name);
+        return i >= 0 && !PG_ARGISNULL(i);
+    }
+    Datum get(const char *name) const { return PG_GETARG_DATUM(index(name)); }
+    std::string text(const char *name, const char *if_null = nullptr) const {
+        if (!has(name)) {
+            if (if_null) return if_null;
+            fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
+        }
+        char *s = nullptr;
+        pg_call([&] { s = text_to_cstring(reinterpret_cast<::text *>(DatumGetPointer(get(name)))); });
+        return s;
+    }
+    double number(const char *name, double if_null) const {
+        return has(name) ? DatumGetFloat8(get(name)) : if_null;
+    }
+};
+
+Args args_of(FunctionCallInfo fcinfo) {
+    Args a{fcinfo, {}};
+    pg_call([&] {
+        HeapTuple tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+        if (!HeapTupleIsValid(tp)) elog(ERROR, "cache lookup failed for function");
+        Oid *types;
+        char **names, *modes;
+        const int n = get_func_arg_info(tp, &types, &names, &modes);
+        for (int i = 0; i < n; ++i) a.names.emplace_back(names && names[i] ? names[i] : "");
+        ReleaseSysCache(tp);
+    });
+    return a;
+}
+
+// Options every training function takes.
+struct Options {
+    int epochs = 20;
+    double step = 0.0;  // 0: auto
+    double decay = 0.95;
+    double l2 = 0.0, l1 = 0.0;
+    bool l2_given = false;
+    double tolerance = 1e-4;
+    std::string shuffle = "once";
+    std::string parallelism = "serial";
+    int workers = -1;
+    int64_t seed = 0;
+    std::string on_null = "skip";
+    bool replace = false;
+};
+
+double checked(double v, const char *name, double lo, bool lo_open) {
     if (!std::isfinite(v) || v < lo || (lo_open && v == lo))
         fail(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " must be " +
                                                   (lo_open ? "greater than " : "at least ") +
@@ -84,48 +129,49 @@ double number(double v, const char *name, double lo, bool lo_open) {
     return v;
 }
 
-Options read_options(FunctionCallInfo fcinfo, int k) {
+template <class... T>
+std::string one_of(const std::string &v, const char *name, T... allowed) {
+    if (((v == allowed) || ...)) return v;
+    std::string list;
+    int i = 0;
+    ((list += (i++ ? (i == int(sizeof...(T)) ? " or '" : ", '") : "'") + std::string(allowed) + "'"),
+     ...);
+    fail(ERRCODE_INVALID_PARAMETER_VALUE,
+         std::string(name) + " must be " + list + ", not '" + v + "'");
+}
+
+Options read_options(const Args &a) {
     Options o;
-    auto has = [&](int i) { return !PG_ARGISNULL(k + i); };
-    if (has(0)) o.epochs = PG_GETARG_INT32(k + 0);
+    if (a.has("epochs")) o.epochs = DatumGetInt32(a.get("epochs"));
     if (o.epochs < 1 || o.epochs > 100000)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "epochs must be between 1 and 100000, not " + std::to_string(o.epochs));
-    if (has(1)) o.step = PG_GETARG_FLOAT8(k + 1);
-    if (has(2)) o.decay = number(PG_GETARG_FLOAT8(k + 2), "decay", 0.0, true);
+    o.step = a.number("step_size", 0.0);  // bismarck.step_size: 0 is 'auto'
+    if (a.has("decay")) o.decay = checked(a.number("decay", 1), "decay", 0.0, true);
     if (o.decay > 1.0) fail(ERRCODE_INVALID_PARAMETER_VALUE, "decay must be at most 1");
-    if (has(3)) o.l2 = number(PG_GETARG_FLOAT8(k + 3), "l2", 0.0, false);
-    if (has(4)) o.l1 = number(PG_GETARG_FLOAT8(k + 4), "l1", 0.0, false);
-    if (has(5)) o.tolerance = number(PG_GETARG_FLOAT8(k + 5), "tolerance", 0.0, false);
-    if (has(6)) o.shuffle = text_arg(fcinfo, k + 6, "shuffle");
-    if (o.shuffle != "once" && o.shuffle != "never" && o.shuffle != "every_epoch")
-        fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             "shuffle must be 'once', 'never' or 'every_epoch', not '" + o.shuffle + "'");
-    if (has(7)) o.parallelism = text_arg(fcinfo, k + 7, "parallelism");
-    if (o.parallelism != "serial" && o.parallelism != "shared_memory" &&
-        o.parallelism != "shared_memory_locked" && o.parallelism != "model_averaging")
-        fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             "parallelism must be 'serial', 'shared_memory', 'shared_memory_locked' or "
-             "'model_averaging', not '" +
-                 o.parallelism + "'");
-    if (has(8)) {
-        o.workers = PG_GETARG_INT32(k + 8);
+    if (a.has("l2")) {
+        o.l2 = checked(a.number("l2", 0), "l2", 0.0, false);
+        o.l2_given = true;
+    }
+    if (a.has("l1")) o.l1 = checked(a.number("l1", 0), "l1", 0.0, false);
+    if (a.has("tolerance")) o.tolerance = checked(a.number("tolerance", 0), "tolerance", 0, false);
+    o.shuffle = one_of(a.text("shuffle", "once"), "shuffle", "once", "never", "every_epoch");
+    o.parallelism = one_of(a.text("parallelism", "serial"), "parallelism", "serial",
+                           "shared_memory", "shared_memory_locked", "model_averaging");
+    if (a.has("workers")) {
+        o.workers = DatumGetInt32(a.get("workers"));
         if (o.workers < 0 || o.workers > 64)
             fail(ERRCODE_INVALID_PARAMETER_VALUE,
                  "workers must be between 0 and 64, not " + std::to_string(o.workers));
     }
-    if (has(9)) {
-        o.seed = PG_GETARG_INT64(k + 9);
-        o.seed_given = true;
+    if (a.has("seed")) {
+        o.seed = DatumGetInt64(a.get("seed"));
     } else {
         std::random_device rd;
         o.seed = int64_t((uint64_t(rd()) << 31 ^ rd()) & 0x7fffffffffffull);
     }
-    if (has(10)) o.on_null = text_arg(fcinfo, k + 10, "on_null");
-    if (o.on_null != "skip" && o.on_null != "error")
-        fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             "on_null must be 'skip' or 'error', not '" + o.on_null + "'");
-    if (has(11)) o.replace = PG_GETARG_BOOL(k + 11);
+    o.on_null = one_of(a.text("on_null", "skip"), "on_null", "skip", "error");
+    if (a.has("replace")) o.replace = DatumGetBool(a.get("replace"));
     return o;
 }
 
@@ -151,6 +197,7 @@ std::string json_string(const std::string &s) {
     return out + "\"";
 }
 
+// A SQL array literal of strings: {"a","b"} (quote it with spi::literal to use it in SQL).
 std::string array_literal(const std::vector<std::string> &items) {
     std::string out = "{";
     for (size_t i = 0; i < items.size(); ++i) {
@@ -167,7 +214,7 @@ std::string array_literal(const std::vector<std::string> &items) {
 
 // A column of the source: its quoted name and type, or an error naming it.
 struct Column {
-    std::string sql;
+    std::string name, sql;
     Oid type;
 };
 
@@ -182,7 +229,7 @@ Column column(Oid relid, const std::string &source_name, const std::string &name
     if (att == InvalidAttrNumber || att < 0)
         fail(ERRCODE_UNDEFINED_COLUMN, std::string(role) + " column \"" + name + "\" of relation " +
                                            source_name + " does not exist");
-    return {spi::ident(name), type};
+    return {name, spi::ident(name), type};
 }
 
 Oid bismarck_type(const char *name) {
@@ -209,11 +256,22 @@ void notice(const std::string &msg) {
     pg_call([&] { ereport(NOTICE, (errmsg("%s", msg.c_str()))); });
 }
 
-// One training run. The common machinery of every model; what differs (the input columns, the
-// initial state, the penalty) is given by the caller.
+// ---- one training run -----------------------------------------------------------------------
+
+struct Summary {
+    int64_t rows, skipped, dim;
+    int classes;
+    int epochs;
+    double loss, step, seconds;
+    bool converged;
+    int workers;
+};
+
 struct Run {
-    Task task;
+    std::string trainer;  // train_<trainer>; its aggregate is bismarck.<trainer>_epoch
+    Task task{};
     std::string model, source_sql;
+    Oid relid = InvalidOid;
     Options opt;
     spi::GucScope gucs;               // the run's settings, put back when it returns
     std::vector<std::string> inputs;  // SQL expressions over the source, in the step's order
@@ -226,6 +284,9 @@ struct Run {
     int counter = 0;
     std::string table;  // the scratch copy, or the source itself (shuffle never)
     std::vector<std::string> tables_made;
+    double loss_scale = 1.0;  // the reported loss is in the raw target's units
+    catalog::Record record;   // what is saved
+    std::string options_json; // model-specific options, appended to the common ones
 
     std::string new_table_name() {
         // Unpredictable, so that no other user can take the name first and make the run fail.
@@ -236,18 +297,22 @@ struct Run {
                                              std::to_string(++counter) + "_" + suffix);
     }
 
+    std::string projection() const {
+        std::string cols;
+        for (size_t i = 0; i < inputs.size(); ++i)
+            cols += (i ? ", " : "") + inputs[i] + " AS " + input_names[i];
+        return cols;
+    }
+
     // A seeded, physically shuffled copy of the rows with no NULL input: ORDER BY random() after
     // setseed() on a serial plan with synchronized scans off is the same order for the same seed.
     std::string shuffled_copy(int64_t seed, int workers) {
         const std::string name = new_table_name();
         gucs.set("max_parallel_workers_per_gather", "0");
         spi::set_random_seed(seed);
-        std::string cols;
-        for (size_t i = 0; i < inputs.size(); ++i)
-            cols += (i ? ", " : "") + inputs[i] + " AS " + input_names[i];
         spi::exec("CREATE UNLOGGED TABLE " + name + " WITH (autovacuum_enabled = false" +
                   (workers > 0 ? ", parallel_workers = " + std::to_string(workers) : "") +
-                  ") AS SELECT " + cols + " FROM " + source_sql + " WHERE " + not_null +
+                  ") AS SELECT " + projection() + " FROM " + source_sql + " WHERE " + not_null +
                   " ORDER BY pg_catalog.random()");
         tables_made.push_back(name);
         return name;
@@ -256,8 +321,7 @@ struct Run {
     std::string epoch_sql(const std::string &from) const {
         std::string args;
         for (size_t i = 0; i < inputs.size(); ++i) args += input_names[i] + ", ";
-        return "SELECT bismarck." + std::string(models::task_name(task)) + "_epoch(" + args +
-               "$1) FROM " + from;
+        return "SELECT bismarck." + trainer + "_epoch(" + args + "$1) FROM " + from;
     }
 
     // Runs one aggregate call; returns the resulting state copied into `context`.
@@ -275,25 +339,75 @@ struct Run {
     }
 };
 
-// The objective of the model an epoch started from: mean loss + penalty at `prev`.
-double objective(const StateHeader *h, const double *prev) {
-    if (h->rows_seen == 0) return NAN;
-    // lmf: the regularisers are part of each cell's term already
+// The objective an epoch reports: the mean progressive loss plus the regularisers at `params`
+// (a factorization's regularisers are in each cell's term already), in the target's raw units.
+double objective(const Run &run, const StateHeader *h, const double *params) {
+    if (h->epoch.rows_seen == 0) return NAN;
     const double penalty =
-        task_of(h) == Task::lmf ? 0.0 : igd::linear_penalty(prev, h->dim, h->l2, h->l1);
-    return h->loss_sum / double(h->rows_seen) + penalty;
+        models::is_linear(task_of(h))
+            ? igd::linear_penalty(params, h->model.dim, h->model.outputs, h->model.l2,
+                                  h->model.l1)
+            : 0.0;
+    return (h->epoch.loss_sum / double(h->epoch.rows_seen) + penalty) * run.loss_scale;
 }
 
-struct Summary {
-    int64_t rows, skipped, dim;
-    int epochs;
-    double loss, step, seconds;
-    bool converged;
-    int workers;
+// step: shuffle. Shuffle once (or never: scan the source as it is, projected to the inputs).
+void shuffle_step(Run &run, int workers) {
+    if (run.opt.shuffle == "never")
+        run.table = "(SELECT " + run.projection() + " FROM " + run.source_sql + " WHERE " +
+                    run.not_null + ") AS source";
+    else
+        run.table = run.shuffled_copy(run.opt.seed, workers);
+}
+
+// step: step size. Given, or calibrated on a sample (as Bottou's SGD does): for each candidate,
+// one pass over the first rows of the shuffled copy from the initial model, then the loss of the
+// result on the next rows (held out, so that a step that merely fits the sample fast does not
+// win); the candidate with the lowest held-out loss is kept.
+double step_size_step(Run &run, const StateHeader *init) {
+    if (run.opt.step != 0.0) return run.opt.step;
+    run.gucs.set("max_parallel_workers_per_gather", "0");
+    const std::string n = std::to_string(run.sample_rows);
+    spi::Plan sample, held_out;
+    sample.prepare(run.epoch_sql("(SELECT * FROM " + run.table + " LIMIT " + n + ") AS sample"),
+                   {run.state_type});
+    held_out.prepare(run.epoch_sql("(SELECT * FROM " + run.table + " OFFSET " + n + " LIMIT " + n +
+                                   ") AS held_out"),
+                     {run.state_type});
+    const bool small = run.rows < 2 * run.sample_rows;  // too few rows to hold any out
+    double best = INFINITY, alpha = 0.01;
+    StateHeader *probe = copy_state(init, 0, false);
+    probe->epoch.parallelism = uint8_t(Parallelism::serial);
+    probe->epoch.flags |= kNoDivergence;
+    for (double a : igd::kCalibrationSteps) {
+        probe->model.alpha = a;
+        StateHeader *trained = run.run_epoch(sample, probe);
+        StateHeader *next = copy_state(trained, 0, false);
+        next->epoch.flags |= kEvalOnly;
+        StateHeader *eval = run.run_epoch(small ? sample : held_out, next);
+        const double loss = std::isfinite(trained->epoch.loss_sum)
+                                ? objective(run, eval, igd::state_params(eval))
+                                : INFINITY;
+        if (std::isfinite(loss) && loss < best) {
+            best = loss;
+            alpha = a;
+        }
+        pfree(trained);
+        pfree(next);
+        pfree(eval);
+    }
+    pfree(probe);
+    return alpha;
+}
+
+// The model of a shared-memory run lives in a segment; the per-epoch state carries its handle.
+struct SharedRun {
+    dsm_segment *seg = nullptr;
+    SharedSegment *segment = nullptr;
 };
 
-// The epoch loop shared by every model: `init` is the initial model (no prev block).
-Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
+// steps: epochs, final loss. `init` is the initial model (no work block).
+Summary train(Run &run, StateHeader *init) {
     const Options &o = run.opt;
     const double t0 = now_seconds();
     const Parallelism par = parallelism_of(o.parallelism);
@@ -308,17 +422,16 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         }
     }
     run.gucs.set("synchronize_seqscans", "off");
+    shuffle_step(run, workers);
 
-    // Shuffle once (or never: scan the source as it is).
-    if (o.shuffle == "never") {
-        // the source as it is, projected to the inputs under the scratch copy's column names
-        std::string cols;
-        for (size_t i = 0; i < run.inputs.size(); ++i)
-            cols += (i ? ", " : "") + run.inputs[i] + " AS " + run.input_names[i];
-        run.table = "(SELECT " + cols + " FROM " + run.source_sql + ") AS source";
-    } else {
-        run.table = run.shuffled_copy(o.seed, workers);
-    }
+    init->epoch.parallelism = uint8_t(par);
+    init->model.seed = uint64_t(o.seed);
+    init->model.l2 = o.l2;
+    // (a regression learns the standardised target: its l1 is the user's in raw units)
+    init->model.l1 = o.l1 / std::sqrt(run.loss_scale);
+    if (o.on_null == "error") init->epoch.flags |= kNullIsError;
+
+    const double alpha0 = step_size_step(run, init);
     if (parallel && workers > 0) {
         run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
         run.gucs.set("parallel_setup_cost", "0");
@@ -328,74 +441,17 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         run.gucs.set("max_parallel_workers_per_gather", "0");
     }
 
-    init->parallelism = uint8_t(par);
-    init->seed = uint64_t(o.seed);
-    init->l2 = o.l2;
-    init->l1 = o.l1;
-    if (o.on_null == "error") init->flags |= kNullIsError;
-
-    // Step size: given, or calibrated on a sample (as Bottou's SGD does): for each candidate, one
-    // pass over the first rows of the shuffled copy from the initial model, then the loss of the
-    // result on the next rows (held out, so that a step that merely fits the sample fast does
-    // not win); the candidate with the lowest held-out loss is kept.
-    double alpha0 = o.step;
-    if (alpha0 == 0.0) {
-        run.gucs.set("max_parallel_workers_per_gather", "0");
-        const std::string n = std::to_string(run.sample_rows);
-        spi::Plan sample, held_out;
-        sample.prepare(run.epoch_sql("(SELECT * FROM " + run.table + " LIMIT " + n + ") AS sample"),
-                       {run.state_type});
-        held_out.prepare(run.epoch_sql("(SELECT * FROM " + run.table + " OFFSET " + n + " LIMIT " +
-                                       n + ") AS held_out"),
-                         {run.state_type});
-        const bool small = run.rows < 2 * run.sample_rows;  // too few rows to hold any out
-        double best = INFINITY;
-        alpha0 = 0.01;
-        StateHeader *probe = copy_state(init, false);
-        probe->parallelism = uint8_t(Parallelism::serial);
-        probe->flags |= kNoDivergence;
-        for (double a : igd::kCalibrationSteps) {
-            probe->alpha = a;
-            StateHeader *trained = run.run_epoch(sample, probe);
-            StateHeader *next = copy_state(trained, false);
-            next->flags |= kEvalOnly;
-            StateHeader *eval = run.run_epoch(small ? sample : held_out, next);
-            const double loss = std::isfinite(trained->loss_sum)
-                                    ? objective(eval, igd::state_prev(eval))
-                                    : INFINITY;
-            if (std::isfinite(loss) && loss < best) {
-                best = loss;
-                alpha0 = a;
-            }
-            pfree(trained);
-            pfree(next);
-            pfree(eval);
-        }
-        pfree(probe);
-        if (parallel && workers > 0)
-            run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
-    }
-
     // Shared memory: the model lives in a segment every process attaches.
-    dsm_segment *seg = nullptr;
-    SharedSegment *shared = nullptr;
+    SharedRun shared;
     StateHeader *state = init;
     if (par == Parallelism::shared_memory || par == Parallelism::shared_memory_locked) {
         uint64_t handle = 0, token = 0;
-        shared = shared_create(init->n_params, &seg, &handle, &token);
-        memcpy(segment_params(shared), igd::state_params(init), sizeof(double) * init->n_params);
-        // The per-epoch state carries only the header and the scaler.
-        StateHeader *s = new_state(task_of(init), init->dim, init->rows, init->cols, init->n_params,
-                                   init->n_scaler, false, true);
-        const uint8_t flags = s->flags;
-        memcpy(reinterpret_cast<char *>(s) + VARHDRSZ,
-               reinterpret_cast<const char *>(init) + VARHDRSZ, sizeof(StateHeader) - VARHDRSZ);
-        s->flags = flags | (init->flags & kNullIsError);
-        if (init->n_scaler)
-            memcpy(igd::state_params(s), igd::state_scaler(init), sizeof(double) * init->n_scaler);
-        s->shared_handle = handle;
-        s->shared_token = token;
-        state = s;
+        shared.segment = shared_create(init->model.n_params, &shared.seg, &handle, &token);
+        memcpy(segment_params(shared.segment), igd::state_params(init),
+               sizeof(double) * init->model.n_params);
+        state = copy_state(init, 0, true);  // the header, scaler and meta; no parameters
+        state->epoch.shared_handle = handle;
+        state->epoch.shared_token = token;
     }
 
     spi::Plan plan;
@@ -414,31 +470,31 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
                 run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
             plan.prepare(run.epoch_sql(run.table), {run.state_type});
         }
-        state->epoch = epoch;
-        state->alpha = igd::step_size_at(alpha0, o.decay, epoch);
-        if (shared)
-            memcpy(segment_prev(shared), segment_params(shared), sizeof(double) * state->n_params);
+        state->epoch.epoch = epoch;
+        state->model.alpha = igd::step_size_at(alpha0, o.decay, epoch);
         StateHeader *out = run.run_epoch(plan, state);
-        if (shared && models::is_linear(task_of(out)) && out->batch > 1 && out->rows_seen > 0) {
+        if (shared.segment && out->epoch.n_work == 2 * out->model.n_params &&
+            out->epoch.rows_seen > 0) {
             // batched updates made after each process's last exchange (summed by the combine)
-            double *base = igd::state_prev(out);
-            igd::exchange<igd::PlainAccess>(segment_params(shared), base, base + out->n_params,
-                                            out->n_params);
+            double *base = igd::state_work(out);
+            igd::exchange<igd::PlainAccess>(segment_params(shared.segment), base,
+                                            base + out->model.n_params, out->model.n_params);
         }
-        const double *prev = shared ? segment_prev(shared) : igd::state_prev(out);
-        loss = objective(out, prev);
-        ran_workers = int(out->participants);
+        const double *params = shared.segment ? segment_params(shared.segment)
+                                              : igd::state_params(out);
+        loss = objective(run, out, params);
+        ran_workers = int(out->epoch.participants);
         const double seconds = now_seconds() - te;
         std::ostringstream msg;
         msg.precision(6);
         msg << "epoch " << epoch + 1 << "/" << o.epochs << " loss " << std::fixed << loss
-            << " step " << std::defaultfloat << state->alpha << " " << std::fixed
+            << " step " << std::defaultfloat << state->model.alpha << " " << std::fixed
             << std::setprecision(2) << seconds << " s";
         if (parallel) msg << " (" << o.parallelism << ", " << ran_workers << " workers)";
         notice(msg.str());
-        catalog::log_epoch(run.model, epoch + 1, loss, state->alpha, seconds, out->rows_seen,
-                           o.parallelism, ran_workers);
-        if (!shared) {
+        catalog::log_epoch(run.model, epoch + 1, loss, state->model.alpha, seconds,
+                           out->epoch.rows_seen, o.parallelism, ran_workers);
+        if (!shared.segment) {
             if (state != init) pfree(state);
             state = out;
         } else {
@@ -452,35 +508,31 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         previous = loss;
     }
 
-    // The final model, without the shared segment, and its exact loss (one loss-only scan).
+    // step: final loss. The final model, without the shared segment, and its exact objective
+    // (one loss-only scan).
     StateHeader *final_model;
-    if (shared) {
-        final_model = copy_state(init, false);
-        memcpy(igd::state_params(final_model), segment_params(shared),
-               sizeof(double) * init->n_params);
-        pg_call([&] { dsm_detach(seg); });
+    if (shared.segment) {
+        final_model = copy_state(init, 0, false);
+        memcpy(igd::state_params(final_model), segment_params(shared.segment),
+               sizeof(double) * init->model.n_params);
+        pg_call([&] { dsm_detach(shared.seg); });
     } else {
-        final_model = copy_state(state, false);
+        final_model = copy_state(state, 0, false);
     }
-    final_model->parallelism = uint8_t(Parallelism::serial);
-    final_model->flags = 0;
-    final_model->epoch = epoch;
+    final_model->epoch = igd::EpochInfo{};
+    final_model->model.epochs = epoch;
     {
-        StateHeader *eval = copy_state(final_model, false);
-        eval->flags |= kEvalOnly;
+        StateHeader *eval = copy_state(final_model, 0, false);
+        eval->epoch.flags |= kEvalOnly;
         run.gucs.set("max_parallel_workers_per_gather", "0");
         StateHeader *out = run.run_epoch(plan, eval);
-        loss = objective(out, igd::state_prev(out));
+        loss = objective(run, out, igd::state_params(out));
     }
-    final_model->rows_seen = 0;
-    final_model->loss_sum = 0.0;
-    final_model->nulls_skipped = 0;
-    final_model->participants = 0;
-    final_model->alpha = alpha0;
-
+    final_model->model.alpha = alpha0;
     for (const std::string &t : run.tables_made) spi::exec("DROP TABLE " + t);
 
-    catalog::Record rec = base;
+    // step: save.
+    catalog::Record &rec = run.record;
     rec.replace = o.replace;
     rec.state = final_model;
     rec.epochs = epoch;
@@ -496,88 +548,141 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
        << ", \"tolerance\": " << o.tolerance << ", \"shuffle\": " << json_string(o.shuffle)
        << ", \"parallelism\": " << json_string(o.parallelism) << ", \"workers\": " << workers
        << ", \"seed\": " << o.seed << ", \"on_null\": " << json_string(o.on_null)
-       << base.options_json << "}";
+       << run.options_json << "}";
     rec.options_json = js.str();
     catalog::save(rec);
     run.gucs.close();
-    return {run.rows, run.skipped, base.dimension, epoch,      loss,
-            alpha0,   rec.seconds, converged,      ran_workers};
+    const int classes = models::is_linear(run.task) && models::target_of(run.task) != Target::real
+                            ? (models::target_of(run.task) == Target::binary
+                                   ? 2
+                                   : int(final_model->model.outputs))
+                            : 0;
+    return {run.rows, run.skipped, rec.dimension, classes,   epoch,
+            loss,     alpha0,      rec.seconds,   converged, ran_workers};
 }
 
-Datum summary_row(FunctionCallInfo fcinfo, const std::string &model, Task task, const Summary &s,
-                  const std::string &parallelism) {
+Datum summary_row(FunctionCallInfo fcinfo, const Run &run, const Summary &s) {
     TupleDesc desc;
     Datum result = 0;
     pg_call([&] {
         if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
             elog(ERROR, "return type must be a row type");
+        if (desc->natts != 14)
+            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                            errmsg("this function's SQL definition belongs to bismarck 0.1.0"),
+                            errhint("Run ALTER EXTENSION bismarck UPDATE.")));
         desc = BlessTupleDesc(desc);
-        Datum v[12];
-        bool n[12] = {false};
-        v[0] = CStringGetTextDatum(model.c_str());
-        v[1] = CStringGetTextDatum(std::string(models::task_name(task)).c_str());
+        Datum v[14];
+        bool n[14] = {false};
+        v[0] = CStringGetTextDatum(run.model.c_str());
+        v[1] = CStringGetTextDatum(std::string(models::task_name(run.task)).c_str());
         v[2] = Int64GetDatum(s.rows);
         v[3] = Int64GetDatum(s.skipped);
         v[4] = Int64GetDatum(s.dim);
-        v[5] = Int32GetDatum(s.epochs);
-        v[6] = Float8GetDatum(s.loss);
-        v[7] = Float8GetDatum(s.step);
-        v[8] = Float8GetDatum(s.seconds);
-        v[9] = BoolGetDatum(s.converged);
-        v[10] = CStringGetTextDatum(parallelism.c_str());
-        v[11] = Int32GetDatum(s.workers);
+        v[5] = Int32GetDatum(s.classes);
+        n[5] = s.classes == 0;
+        v[6] = Int32GetDatum(s.epochs);
+        v[7] = Float8GetDatum(s.loss);
+        n[8] = true;  // validation_loss: no validation split
+        v[9] = Float8GetDatum(s.step);
+        v[10] = Float8GetDatum(s.seconds);
+        v[11] = BoolGetDatum(s.converged);
+        v[12] = CStringGetTextDatum(run.opt.parallelism.c_str());
+        v[13] = Int32GetDatum(s.workers);
         result = HeapTupleGetDatum(heap_form_tuple(desc, v, n));
     });
     return result;
 }
 
-// Source table: must exist (regclass did that) and be readable by the caller.
-std::string check_source(Oid relid) {
+// step: inputs. The source must exist (regclass did that) and be readable by the caller.
+void source_step(Run &run, const Args &a) {
+    if (!a.has("source")) fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "source must not be NULL");
+    run.relid = DatumGetObjectId(a.get("source"));
     AclResult acl = ACLCHECK_OK;
-    pg_call([&] { acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT); });
-    const std::string name = spi::relation(relid);
+    pg_call([&] { acl = pg_class_aclcheck(run.relid, GetUserId(), ACL_SELECT); });
+    run.source_sql = spi::relation(run.relid);
     if (acl != ACLCHECK_OK)
-        fail(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied for table " + name, {},
+        fail(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied for table " + run.source_sql, {},
              "Training reads the source with your privileges: you need SELECT on it.");
-    return name;
 }
 
-void setup(Run &run, FunctionCallInfo fcinfo, int first_option) {
-    run.model = text_arg(fcinfo, 0, "model");
+void setup(Run &run, const Args &a, const char *trainer) {
+    run.trainer = trainer;
+    run.model = a.text("model");
     catalog::check_name(run.model);
-    if (PG_ARGISNULL(1)) fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "source must not be NULL");
-    run.opt = read_options(fcinfo, first_option);
+    run.opt = read_options(a);
     catalog::check_can_write(run.model, run.opt.replace);
     pg_call([&] {
         run.context = AllocSetContextCreate(CurrentMemoryContext, "bismarck training",
                                             ALLOCSET_DEFAULT_SIZES);
     });
     run.state_type = bismarck_type("model_state");
+    source_step(run, a);
 }
 
-}  // namespace
-}  // namespace bismarck::uda
+// ---- supervised linear models ----------------------------------------------------------------
 
-using namespace bismarck::uda;
-using bismarck::models::Task;
+// The label column and what training does with it.
+struct Label {
+    Column col;
+    Target target;             // binary / classes from the data; real for regressions
+    std::vector<std::string> classes;  // sorted as the label type sorts
+    std::string type_name;     // the SQL type, as format_type gives it
+    double mean = 0.0, scale = 1.0;  // regressions
+};
 
-// train_logistic / train_svm(model, source, features, label, <common options>, standardize)
-BISMARCK_FUNCTION(bismarck_train_linear) {
+bool is_number_type(Oid t) {
+    return t == INT2OID || t == INT4OID || t == INT8OID || t == FLOAT4OID || t == FLOAT8OID ||
+           t == NUMERICOID;
+}
+
+// Which label types a classifier takes: anything sortable and comparable that is a boolean, a
+// number, a string or an enum (a class is shown back as the type's text form).
+bool is_class_type(Oid t) {
+    if (t == BOOLOID || is_number_type(t) || t == TEXTOID || t == VARCHAROID || t == BPCHAROID ||
+        t == NAMEOID || t == CHAROID)
+        return true;
+    bool is_enum = false;
+    pg_call([&] { is_enum = type_is_enum(t); });
+    return is_enum;
+}
+
+// The statistics of the features and the label, in one scan, and the classes in a second one.
+Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     Run run;
-    const char *fname = get_func_name(fcinfo->flinfo->fn_oid);
-    run.task = std::string(fname ? fname : "") == "train_svm" ? Task::svm : Task::logistic;
     spi::connect();
-    setup(run, fcinfo, 4);
-    const Oid relid = PG_GETARG_OID(1);
-    run.source_sql = check_source(relid);
-    const std::string fname_col = text_arg(fcinfo, 2, "features");
-    const std::string lname_col = text_arg(fcinfo, 3, "label");
-    const bool standardize =
-        PG_ARGISNULL(4 + kCommonOptions) ? true : PG_GETARG_BOOL(4 + kCommonOptions);
-    const Column f = column(relid, run.source_sql, fname_col, "features");
-    const Column l = column(relid, run.source_sql, lname_col, "label");
+    const Args a = args_of(fcinfo);
+    setup(run, a, trainer);
+    const bool standardize = a.has("standardize") ? DatumGetBool(a.get("standardize")) : true;
+
+    // step: inputs: the features column
+    const std::string fname_col = a.text("features");
+    const std::string lname_col = a.text("label");
+    const Column f = column(run.relid, run.source_sql, fname_col, "features");
+    Label label{column(run.relid, run.source_sql, lname_col, "label"), Target::binary, {}, {}};
+    if (lname_col == fname_col)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "column \"" + lname_col + "\" cannot be both the features and the label");
     const Oid sparse_type = bismarck_type("sparsevec");
     const bool sparse = f.type == sparse_type;
+    std::string features_sql = f.sql;
+    switch (f.type) {
+        case FLOAT8ARRAYOID:
+        case FLOAT4ARRAYOID:
+            break;
+        case INT2ARRAYOID:
+        case INT4ARRAYOID:
+        case INT8ARRAYOID:
+        case NUMERICARRAYOID:
+            features_sql = f.sql + "::pg_catalog.float8[]";
+            break;
+        default:
+            if (!sparse)
+                fail(ERRCODE_DATATYPE_MISMATCH,
+                     "features column \"" + fname_col + "\" has type " + type_name(f.type), {},
+                     "Features must be an array of numbers (float8[], real[], integer[], "
+                     "numeric[]) or bismarck.sparsevec.");
+    }
     // Shared memory: a dense row updates every weight, so per-row Hogwild makes the processes
     // fight over the model's cache lines on every row; by default each process steps a private
     // copy and exchanges it with the shared model every kDenseSharedBatch rows (igd::exchange).
@@ -585,8 +690,8 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
     constexpr int kDenseSharedBatch = 32;
     const bool shared_memory = run.opt.parallelism == "shared_memory";
     int batch = shared_memory && !sparse ? kDenseSharedBatch : 1;
-    if (!PG_ARGISNULL(5 + kCommonOptions)) {
-        batch = PG_GETARG_INT32(5 + kCommonOptions);
+    if (a.has("batch")) {
+        batch = DatumGetInt32(a.get("batch"));
         if (batch < 1 || batch > 1000000)
             fail(ERRCODE_INVALID_PARAMETER_VALUE,
                  "batch must be between 1 and 1000000, not " + std::to_string(batch));
@@ -596,61 +701,47 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
                      run.opt.parallelism + "'",
                  {}, "Leave batch out, or train with parallelism => 'shared_memory'.");
     }
-    if (f.type != FLOAT8ARRAYOID && f.type != FLOAT4ARRAYOID && !sparse)
-        fail(ERRCODE_DATATYPE_MISMATCH,
-             "features column \"" + fname_col + "\" has type " + type_name(f.type), {},
-             "Features must be float8[], float4[] or bismarck.sparsevec; cast other arrays "
-             "with features => a column of type float8[].");
-    std::string label_sql;
-    switch (l.type) {
-        case BOOLOID:
-            label_sql = "(CASE WHEN " + l.sql + " THEN 1.0 ELSE 0.0 END)::float8";
-            break;
-        case INT2OID:
-        case INT4OID:
-        case INT8OID:
-        case FLOAT4OID:
-        case FLOAT8OID:
-        case NUMERICOID:
-            label_sql = l.sql + "::float8";
-            break;
-        default:
-            fail(ERRCODE_DATATYPE_MISMATCH,
-                 "label column \"" + lname_col + "\" has type " + type_name(l.type), {},
-                 "Labels must be boolean, or numbers 0/1 or -1/1.");
-    }
-    run.inputs = {f.sql, label_sql};
-    run.input_names = {"features", "label"};
-    run.not_null = f.sql + " IS NOT NULL AND " + l.sql + " IS NOT NULL";
 
-    // One scan for everything the run needs to know before it starts. The subquery exposes only
-    // its own three columns, so the source's column names cannot clash with them.
-    const std::string stats_fn =
-        sparse ? "NULL::float8[]" : "bismarck.feature_stats(f) FILTER (WHERE ok)";
-    spi::exec(
-        "SELECT count(*), count(*) FILTER (WHERE NOT ok), " + stats_fn +
-            ", count(*) FILTER (WHERE ok AND y = 1), count(*) FILTER (WHERE ok AND y IN (0, -1)), "
-            "min(y) FILTER (WHERE ok AND (y NOT IN (-1, 0, 1) OR y = 'NaN')), bool_or(ok AND y = "
-            "-1), " +
-            (sparse ? "min(bismarck.dims(f)) FILTER (WHERE ok), max(bismarck.dims(f)) FILTER "
-                      "(WHERE ok)"
-                    : "0, 0") +
-            " FROM (SELECT " + f.sql + " AS f, " + label_sql + " AS y, (" + run.not_null +
-            ") AS ok FROM " + run.source_sql + ") AS s",
-        {}, true);
+    // step: inputs: the label column
+    const Column &l = label.col;
+    label.type_name = type_name(l.type);
+    if (models::trainer_target(trainer) == Target::real) {
+        label.target = Target::real;
+        if (!is_number_type(l.type))
+            fail(ERRCODE_DATATYPE_MISMATCH,
+                 "label column \"" + lname_col + "\" has type " + label.type_name, {},
+                 "A regression's label must be a number (integer, bigint, real, double "
+                 "precision or numeric).");
+    } else if (!is_class_type(l.type)) {
+        fail(ERRCODE_DATATYPE_MISMATCH,
+             "label column \"" + lname_col + "\" has type " + label.type_name, {},
+             "A classifier's label must be a boolean, a number, a string or an enum.");
+    }
+    // NULL features (or NULL elements in a dense array) and NULL labels make a row unusable.
+    run.not_null = f.sql + " IS NOT NULL AND " + l.sql + " IS NOT NULL" +
+                   (sparse ? "" : " AND pg_catalog.array_position(" + f.sql + ", NULL) IS NULL");
+
+    // step: statistics. One scan for everything the run needs to know before it starts. The
+    // subquery exposes only its own columns, so the source's column names cannot clash.
+    const bool real = label.target == Target::real;
+    spi::exec("SELECT count(*), count(*) FILTER (WHERE NOT ok), " +
+                  std::string(sparse ? "NULL::float8[]"
+                                     : "bismarck.feature_stats(f) FILTER (WHERE ok)") +
+                  ", " +
+                  (sparse ? "min(bismarck.dims(f)) FILTER (WHERE ok), max(bismarck.dims(f)) "
+                            "FILTER (WHERE ok)"
+                          : "0, 0") +
+                  ", " +
+                  (real ? "avg(y::float8) FILTER (WHERE ok), stddev_pop(y::float8) FILTER (WHERE "
+                          "ok), count(*) FILTER (WHERE ok AND y::float8 IN ('NaN', 'Infinity', "
+                          "'-Infinity'))"
+                        : "0, 0, 0") +
+                  " FROM (SELECT " + features_sql + " AS f, " + l.sql + " AS y, (" + run.not_null +
+                  ") AS ok FROM " + run.source_sql + ") AS s",
+              {}, true);
     const int64_t total = spi::int64_value(0, 1);
     run.skipped = spi::int64_value(0, 2);
     run.rows = total - run.skipped;
-    bool isnull;
-    const int64_t pos = spi::int64_value(0, 4), neg = spi::int64_value(0, 5);
-    bool bad_null = true;
-    spi::value(0, 6, &bad_null);
-    if (!bad_null)
-        fail(ERRCODE_DATA_EXCEPTION,
-             "label " + spi::text_value(0, 6) + " in column \"" + lname_col +
-                 "\" is not a class label",
-             {}, "Labels must be boolean, 0 or 1, or -1 or 1.");
-    const bool minus_one = DatumGetBool(spi::value(0, 7, &isnull)) && !isnull;
     if (run.skipped > 0 && run.opt.on_null == "error")
         fail(ERRCODE_NULL_VALUE_NOT_ALLOWED,
              std::to_string(run.skipped) + " rows of " + run.source_sql +
@@ -660,23 +751,20 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
         fail(ERRCODE_NO_DATA_FOUND,
              "table " + run.source_sql +
                  " has no rows with non-NULL features and label to train on");
-    if (pos == 0 || neg == 0)
-        fail(ERRCODE_DATA_EXCEPTION,
-             "every label in column \"" + lname_col + "\" is " + (pos ? "positive" : "negative"),
-             {}, "A classifier needs rows of both classes.");
     int64_t dim = 0;
     std::vector<double> scaler;
+    bool isnull;
     if (sparse) {
-        dim = spi::int64_value(0, 9);
-        if (spi::int64_value(0, 8) != dim)
+        dim = spi::int64_value(0, 5);
+        if (spi::int64_value(0, 4) != dim)
             fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "sparse features have different dimensions: " +
-                                                    std::to_string(spi::int64_value(0, 8)) +
+                                                    std::to_string(spi::int64_value(0, 4)) +
                                                     " and " + std::to_string(dim));
     } else {
         Datum d = spi::value(0, 3, &isnull);
         if (isnull) fail(ERRCODE_NO_DATA_FOUND, "no feature statistics");
-        ArrayType *a = DatumGetArrayTypeP(d);
-        const double *s = reinterpret_cast<const double *>(ARR_DATA_PTR(a));
+        ArrayType *arr = DatumGetArrayTypeP(d);
+        const double *s = reinterpret_cast<const double *>(ARR_DATA_PTR(arr));
         dim = int64_t(s[1]);
         if (dim < 1)
             fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
@@ -690,79 +778,141 @@ BISMARCK_FUNCTION(bismarck_train_linear) {
             }
         }
     }
-    StateHeader *init =
-        new_state(run.task, dim, 0, 0, dim + 1, int64_t(scaler.size()), false, false);
-    init->batch = batch;
+    std::string label_sql;
+    if (real) {
+        if (spi::int64_value(0, 8) > 0)
+            fail(ERRCODE_DATA_EXCEPTION,
+                 "label column \"" + lname_col + "\" contains NaN or infinity");
+        label.mean = spi::float8_value(0, 6);
+        const double sd = spi::float8_value(0, 7);
+        label.scale = sd > 1e-12 * std::max(1.0, std::abs(label.mean)) ? sd : 1.0;
+        // The model learns the standardised target; prediction undoes it, and the loss reported
+        // is in the target's own units.
+        label_sql = "((" + l.sql + ")::pg_catalog.float8 - " + fmt(label.mean) + ") / " +
+                    fmt(label.scale);
+        run.loss_scale = label.scale * label.scale;
+    } else {
+        // step: statistics: the classes, sorted as the label's type sorts (GROUP BY runs where
+        // the data is, also on a distributed table)
+        spi::exec("SELECT y::text FROM (SELECT " + l.sql + " AS y FROM " + run.source_sql +
+                      " WHERE " + run.not_null + " GROUP BY 1 ORDER BY 1 LIMIT " +
+                      std::to_string(igd::kMaxClasses + 1) + ") AS c",
+                  {}, true);
+        for (uint64_t i = 0; i < SPI_processed; ++i)
+            label.classes.push_back(spi::text_value(i, 1));
+        if (int64_t(label.classes.size()) > igd::kMaxClasses)
+            fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                 "label column \"" + lname_col + "\" has more than " +
+                     std::to_string(igd::kMaxClasses) + " distinct values",
+                 {},
+                 "A classifier may have at most " + std::to_string(igd::kMaxClasses) +
+                     " classes; for a numeric target use train_linear_regression.");
+        if (label.classes.size() < 2)
+            fail(ERRCODE_DATA_EXCEPTION,
+                 "every label in column \"" + lname_col + "\" is " + label.classes.at(0), {},
+                 "A classifier needs rows of at least two classes.");
+        label.target = label.classes.size() == 2 ? Target::binary : Target::classes;
+        // The class index of each row: its position among the classes (a typed comparison).
+        label_sql = "(pg_catalog.array_position(" + spi::literal(array_literal(label.classes)) +
+                    "::" + label.type_name + "[], " + l.sql + ") - 1)::pg_catalog.float8";
+    }
+    const int classes = real ? 0 : int(label.classes.size());
+    // l2 by default: 1 / rows, the regularisation of scikit-learn's defaults (C = 1 for
+    // LogisticRegression and LinearSVC, alpha = 1 for Ridge) in this objective's terms.
+    if (!run.opt.l2_given) run.opt.l2 = 1.0 / double(run.rows);
+    if (!models::linear_task_for(trainer, classes, &run.task))
+        fail(ERRCODE_INTERNAL_ERROR, "no model for this label");
+    run.inputs = {features_sql, label_sql};
+    run.input_names = {"features", "label"};
+
+    igd::ModelInfo m{};
+    m.task = uint8_t(run.task);
+    m.outputs = models::with_linear_model(
+        run.task, [&](auto model) { return decltype(model)::outputs(classes); });
+    m.dim = dim;
+    m.n_params = models::linear_params(m.outputs, dim);
+    m.n_scaler = int64_t(scaler.size());
+    m.alpha = 0.1;
+    m.value_min = -INFINITY;
+    m.value_max = INFINITY;
+    m.target_mean = label.mean;
+    m.target_scale = label.scale;
+    std::vector<igd::meta::Section> meta;
+    if (!real) {
+        meta.push_back({igd::meta::label_type, {label.type_name}});
+        meta.push_back({igd::meta::classes, label.classes});
+    }
+    StateHeader *init = new_state(m, igd::meta::encode(meta));
+    init->epoch.batch = batch;
     if (!scaler.empty())
-        memcpy(bismarck::igd::state_params(init) + dim + 1, scaler.data(),
+        memcpy(const_cast<double *>(igd::state_scaler(init)), scaler.data(),
                sizeof(double) * scaler.size());
 
-    catalog::Record rec;
+    catalog::Record &rec = run.record;
     rec.name = run.model;
-    rec.task = std::string(bismarck::models::task_name(run.task));
+    rec.task = std::string(models::task_name(run.task));
     rec.source = run.source_sql;
     rec.columns_sql = array_literal({fname_col, lname_col});
     rec.dimension = dim;
-    rec.options_json = ", \"batch\": " + std::to_string(batch) +
+    run.options_json = ", \"batch\": " + std::to_string(batch) +
                        ", \"standardize\": " + (standardize && !sparse ? "true" : "false") +
-                       ", \"sparse\": " + (sparse ? "true" : "false") +
-                       ", \"label_low\": " + (minus_one ? "-1" : "0");
-    const Summary s = train(run, init, rec);
+                       ", \"sparse\": " + (sparse ? "true" : "false");
+    const Summary s = train(run, init);
     spi::finish();
-    return summary_row(fcinfo, run.model, run.task, s, run.opt.parallelism);
+    return summary_row(fcinfo, run, s);
 }
 
-// train_lmf(model, source, row_column, column_column, value_column, rank, <common options>,
-//           max_norm)
+}  // namespace
+}  // namespace bismarck::uda
+
+using namespace bismarck::uda;
+using bismarck::models::Task;
+
+BISMARCK_FUNCTION(bismarck_train_logistic) { return train_linear(fcinfo, "logistic"); }
+BISMARCK_FUNCTION(bismarck_train_svm) { return train_linear(fcinfo, "svm"); }
+BISMARCK_FUNCTION(bismarck_train_linear_regression) {
+    return train_linear(fcinfo, "linear_regression");
+}
+
+// train_lmf(model, source, row_column, column_column, value_column, rank, <options>, max_norm)
 BISMARCK_FUNCTION(bismarck_train_lmf) {
     using bismarck::models::Lmf;
     Run run;
     run.task = Task::lmf;
     run.sample_rows = 20000;
     spi::connect();
-    setup(run, fcinfo, 6);
-    const Oid relid = PG_GETARG_OID(1);
-    run.source_sql = check_source(relid);
-    const std::string rname = text_arg(fcinfo, 2, "row_column");
-    const std::string cname = text_arg(fcinfo, 3, "column_column");
-    const std::string vname = text_arg(fcinfo, 4, "value_column");
-    const int rank = PG_ARGISNULL(5) ? 10 : PG_GETARG_INT32(5);
+    const Args a = args_of(fcinfo);
+    setup(run, a, "lmf");
+    const std::string rname = a.text("row_column");
+    const std::string cname = a.text("column_column");
+    const std::string vname = a.text("value_column");
+    const int rank = a.has("rank") ? DatumGetInt32(a.get("rank")) : 10;
     if (rank < 1 || rank > 1000)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "rank must be between 1 and 1000, not " + std::to_string(rank));
-    const double max_norm =
-        PG_ARGISNULL(6 + kCommonOptions)
-            ? 0.0
-            : number(PG_GETARG_FLOAT8(6 + kCommonOptions), "max_norm", 0.0, false);
-    const Column r = column(relid, run.source_sql, rname, "row");
-    const Column c = column(relid, run.source_sql, cname, "column");
-    const Column v = column(relid, run.source_sql, vname, "value");
-    for (const auto &[col, name] : {std::pair{r, rname}, std::pair{c, cname}})
+    const double max_norm = checked(a.number("max_norm", 0.0), "max_norm", 0.0, false);
+    const Column r = column(run.relid, run.source_sql, rname, "row");
+    const Column c = column(run.relid, run.source_sql, cname, "column");
+    const Column v = column(run.relid, run.source_sql, vname, "value");
+    for (const Column &col : {r, c})
         if (col.type != INT2OID && col.type != INT4OID && col.type != INT8OID)
             fail(ERRCODE_DATATYPE_MISMATCH,
-                 "id column \"" + name + "\" has type " + type_name(col.type), {},
+                 "id column \"" + col.name + "\" has type " + type_name(col.type), {},
                  "Row and column ids must be integers (smallint, integer or bigint).");
-    if (v.type != INT2OID && v.type != INT4OID && v.type != INT8OID && v.type != FLOAT4OID &&
-        v.type != FLOAT8OID && v.type != NUMERICOID)
+    if (!is_number_type(v.type))
         fail(ERRCODE_DATATYPE_MISMATCH,
              "value column \"" + vname + "\" has type " + type_name(v.type));
-    run.inputs = {r.sql + "::int8", c.sql + "::int8", v.sql + "::float8"};
+    run.inputs = {r.sql + "::pg_catalog.int8", c.sql + "::pg_catalog.int8",
+                  v.sql + "::pg_catalog.float8"};
     run.input_names = {"row_id", "col_id", "value"};
     run.not_null =
         r.sql + " IS NOT NULL AND " + c.sql + " IS NOT NULL AND " + v.sql + " IS NOT NULL";
-    spi::exec("SELECT count(*), count(*) FILTER (WHERE NOT (" + run.not_null +
-                  ")), "
-                  "min(" +
-                  r.sql + "), max(" + r.sql + "), min(" + c.sql + "), max(" + c.sql +
-                  "), "
-                  "avg(" +
-                  v.sql + "::float8) FILTER (WHERE " + run.not_null +
-                  "), "
-                  "count(*) FILTER (WHERE " +
-                  v.sql +
-                  "::float8 IN ('NaN', 'Infinity', '-Infinity')) "
-                  "FROM " +
-                  run.source_sql,
+    // step: statistics
+    spi::exec("SELECT count(*), count(*) FILTER (WHERE NOT (" + run.not_null + ")), min(" +
+                  r.sql + "), max(" + r.sql + "), min(" + c.sql + "), max(" + c.sql + "), avg(" +
+                  v.sql + "::float8) FILTER (WHERE " + run.not_null + "), count(*) FILTER (WHERE " +
+                  v.sql + "::float8 IN ('NaN', 'Infinity', '-Infinity')), min(" + v.sql +
+                  "::float8), max(" + v.sql + "::float8) FROM " + run.source_sql,
               {}, true);
     const int64_t total = spi::int64_value(0, 1);
     run.skipped = spi::int64_value(0, 2);
@@ -779,6 +929,7 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
     const int64_t rmin = spi::int64_value(0, 3), rmax = spi::int64_value(0, 4);
     const int64_t cmin = spi::int64_value(0, 5), cmax = spi::int64_value(0, 6);
     const double mean = spi::float8_value(0, 7);
+    const double vmin = spi::float8_value(0, 9), vmax = spi::float8_value(0, 10);
     // Ids index the factor matrices directly, so they bound the model's size.
     const int64_t id_limit = bismarck::igd::kMaxParams / (rank + 2) - 1;
     for (const auto &[lo, hi, name] :
@@ -800,21 +951,31 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
              "the ids are too large for a rank " + std::to_string(rank) + " model",
              "Renumber row and column ids densely from 0.");
     const Lmf::Shape shape{rmax + 1, cmax + 1, rank};
-    StateHeader *init =
-        new_state(Task::lmf, rank, shape.rows, shape.cols, shape.size(), 0, false, false);
+    bismarck::igd::ModelInfo m{};
+    m.task = uint8_t(Task::lmf);
+    m.outputs = 1;
+    m.dim = rank;
+    m.rows = shape.rows;
+    m.cols = shape.cols;
+    m.n_params = shape.size();
+    m.alpha = 0.1;
+    m.max_norm = max_norm;
+    m.value_min = vmin;
+    m.value_max = vmax;
+    m.target_scale = 1.0;
+    StateHeader *init = new_state(m, bismarck::igd::meta::encode({}));
     Lmf::initialise(bismarck::igd::state_params(init), shape, mean, uint64_t(run.opt.seed));
-    init->max_norm = max_norm;
 
-    catalog::Record rec;
+    bismarck::uda::catalog::Record &rec = run.record;
     rec.name = run.model;
     rec.task = "lmf";
     rec.source = run.source_sql;
     rec.columns_sql = array_literal({rname, cname, vname});
     rec.dimension = rank;
-    rec.options_json = ", \"rank\": " + std::to_string(rank) + ", \"max_norm\": " + fmt(max_norm) +
+    run.options_json = ", \"rank\": " + std::to_string(rank) + ", \"max_norm\": " + fmt(max_norm) +
                        ", \"rows\": " + std::to_string(shape.rows) +
                        ", \"cols\": " + std::to_string(shape.cols) + ", \"mean\": " + fmt(mean);
-    const Summary s = train(run, init, rec);
+    const Summary s = train(run, init);
     spi::finish();
-    return summary_row(fcinfo, run.model, Task::lmf, s, run.opt.parallelism);
+    return summary_row(fcinfo, run, s);
 }
