@@ -27,9 +27,9 @@ SELECT bool_and(loss <= prev + 1e-9) AS loss_never_rises
   FROM (SELECT loss, lag(loss) OVER (ORDER BY epoch) AS prev
           FROM bismarck.training_log WHERE model = 'lr') s WHERE prev IS NOT NULL;
 -- prediction in a query: accuracy on held-out rows, probabilities, decision function
-SELECT round(avg((bismarck.predict('lr', x) = y)::int), 3) AS test_accuracy FROM lr_test;
+SELECT round(avg((bismarck.predict('lr', x) = y::text)::int), 3) AS test_accuracy FROM lr_test;
 SELECT bool_and(bismarck.predict_proba('lr', x) BETWEEN 0 AND 1) AS probabilities,
-       bool_and((bismarck.decision_function('lr', x) > 0) = (bismarck.predict('lr', x) = 1)) AS consistent,
+       bool_and((bismarck.decision_function('lr', x) > 0) = (bismarck.predict('lr', x) = '1')) AS consistent,
        bool_and(abs(bismarck.predict_proba('lr', x) - 1 / (1 + exp(-bismarck.decision_function('lr', x)))) < 1e-12) AS sigmoid
   FROM lr_test;
 -- float4[] features score the same
@@ -65,7 +65,7 @@ SELECT step_size, dimension FROM bismarck.train_logistic('lr_bool', 'lr_train', 
        step_size => 0.05, l1 => 0.02, seed => 1);
 SELECT abs(coefficients[4]) < abs(coefficients[1]) / 5 AND abs(coefficients[5]) < abs(coefficients[1]) / 5 AS noise_small
   FROM bismarck.models WHERE name = 'lr_bool';
-SELECT round(avg((bismarck.predict('lr_bool', x) = y)::int), 2) >= 0.9 AS accurate FROM lr_test;
+SELECT round(avg((bismarck.predict('lr_bool', x)::boolean = (y = 1))::int), 2) >= 0.9 AS accurate FROM lr_test;
 -- without standardisation the raw scales (x[2] is 100 times larger) need a smaller step
 SELECT epochs FROM bismarck.train_logistic('lr_raw', 'lr_train', 'x', 'y', standardize => false, seed => 1, epochs => 5, tolerance => 0);
 SELECT options->>'standardize' AS standardize, coefficients = (SELECT coefficients FROM bismarck.models WHERE name = 'lr_raw') AS raw_weights
@@ -77,7 +77,7 @@ SELECT array_agg(DISTINCT bismarck.predict('lr_pm', x) ORDER BY bismarck.predict
 -- a hand-written epoch with the public aggregate
 WITH e1 AS (SELECT bismarck.logistic_epoch(ARRAY[x[1], x[3]], y::float8, bismarck.logistic_init(2, 0.05)) AS s FROM lr_train),
      e2 AS (SELECT bismarck.logistic_epoch(ARRAY[x[1], x[3]], y::float8, (SELECT s FROM e1)) AS s FROM lr_train)
-SELECT round(bismarck.epoch_loss((SELECT s FROM e1))::numeric, 4) AS loss_at_zero,
+SELECT round(bismarck.epoch_loss((SELECT s FROM e1))::numeric, 4) AS first_epoch_loss,
        bismarck.epoch_rows((SELECT s FROM e2)) AS rows,
        bismarck.epoch_loss((SELECT s FROM e2)) < bismarck.epoch_loss((SELECT s FROM e1)) AS improves;
 -- the state's text form round-trips exactly

@@ -51,8 +51,8 @@ SELECT * FROM bismarck.train_logistic('b_serial', 'par', 'x', 'y', epochs => 1, 
 SELECT model, parallelism, count(*) AS epochs, bool_and(workers > 0) AS workers_every_epoch
   FROM bismarck.training_log WHERE model LIKE 'p\_%' GROUP BY 1, 2 ORDER BY 1;
 -- the parallel models predict as well as the serial one
-SELECT m.name, abs(avg((bismarck.predict(m.name, x) = y)::int) -
-                   (SELECT avg((bismarck.predict('p_serial', x) = y)::int) FROM par)) < 0.02 AS as_accurate
+SELECT m.name, abs(avg((bismarck.predict(m.name, x) = y::text)::int) -
+                   (SELECT avg((bismarck.predict('p_serial', x) = y::text)::int) FROM par)) < 0.02 AS as_accurate
   FROM bismarck.models m, par WHERE m.name LIKE 'p\_%' GROUP BY m.name ORDER BY 1;
 -- sparse rows in shared memory
 CREATE TABLE par_sparse AS SELECT x::bismarck.sparsevec AS x, y FROM par;

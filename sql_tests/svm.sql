@@ -19,7 +19,7 @@ SELECT avg((abs(bismarck.decision_function('svm', x)) >= 1)::int) > 0.5 AS mostl
 -- sparse rows: the same data as bismarck.sparsevec
 CREATE TABLE svm_sparse AS SELECT i, x::bismarck.sparsevec AS x, y FROM svm_train;
 SELECT dimension, rows FROM bismarck.train_svm('svm_sparse', 'svm_sparse', 'x', 'y', seed => 11);
-SELECT round(avg((bismarck.predict('svm_sparse', x::bismarck.sparsevec) = y::int)::int), 2) >= 0.85 AS sparse_accurate
+SELECT round(avg((bismarck.predict('svm_sparse', x::bismarck.sparsevec)::boolean = y)::int), 2) >= 0.85 AS sparse_accurate
   FROM svm_test;
 SELECT options->>'sparse' AS sparse, options->>'standardize' AS standardize FROM bismarck.models WHERE name = 'svm_sparse';
 -- predict_proba needs a logistic model

@@ -51,8 +51,8 @@ inline Data make_multiclass(int n, int d, int k, uint64_t seed, double noise = 1
         int best = 0;
         double top = -INFINITY;
         for (int c = 0; c < k; ++c) {
-            const double s = truth.row(c).head(d).dot(data.X.row(i)) + truth(c, d) +
-                             noise * rng.normal();
+            const double s =
+                truth.row(c).head(d).dot(data.X.row(i)) + truth(c, d) + noise * rng.normal();
             if (s > top) top = s, best = c;
         }
         data.y[i] = best;
@@ -131,7 +131,8 @@ std::vector<double> sgd(const Data &data, int32_t outputs, double alpha0, double
 }
 
 // The minimiser of
-//   (1/n) sum_i mu [ log sum_c e^{(s_ic + delta_ic) / mu} - (s_iy + delta_iy) / mu ] + (l2/2)||W||^2
+//   (1/n) sum_i mu [ log sum_c e^{(s_ic + delta_ic) / mu} - (s_iy + delta_iy) / mu ] +
+//   (l2/2)||W||^2
 // over W (k rows of [w, b], intercepts not penalised), with delta_ic = margin [c != y_i], by
 // damped Newton from `w` (which it updates). mu = 1, margin = 0 is multinomial logistic
 // regression; margin = 1 is a smoothing of the Crammer-Singer hinge which lies within mu log k
@@ -146,8 +147,8 @@ inline double softmax_newton(const Data &data, int k, double l2, double mu, doub
         Eigen::Map<const RowMatrix> W(theta.data(), k, d + 1);
         const Eigen::MatrixXd S = A * W.transpose();  // n x k scores
         double f = 0.0;
-        Eigen::MatrixXd Q(n, k);               // d f_i / d s_i
-        std::vector<Eigen::MatrixXd> Hs;       // d^2 f_i / d s_i^2, per row
+        Eigen::MatrixXd Q(n, k);          // d f_i / d s_i
+        std::vector<Eigen::MatrixXd> Hs;  // d^2 f_i / d s_i^2, per row
         if (H) Hs.resize(size_t(n));
         for (int i = 0; i < n; ++i) {
             const int y = int(data.y[i]);

@@ -95,8 +95,7 @@ TEST(LinearRegression, LassoSgdReachesTheIstaOptimum) {
     ASSERT_NEAR(g[d], 0.0, 1e-12);
     ASSERT_GE(zeros, 3);  // the lasso's point: the optimum is sparse
     const double best = objective<models::LinearRegression>(data, to_vector(theta), 1, 0.0, l1);
-    const std::vector<double> w =
-        sgd<models::LinearRegression>(data, 1, 0.02, 0.9, 80, 0.0, l1);
+    const std::vector<double> w = sgd<models::LinearRegression>(data, 1, 0.02, 0.9, 80, 0.0, l1);
     const double got = objective<models::LinearRegression>(data, w, 1, 0.0, l1);
     EXPECT_GE(got, best - 1e-12);
     EXPECT_LT((got - best) / best, 1e-3) << "sgd " << got << " optimum " << best;
@@ -120,8 +119,7 @@ TEST(MulticlassSvm, SgdReachesTheSmoothedNewtonOptimum) {
     const double lower = smoothed - mu * std::log(double(k)) - 1e-12;
     ASSERT_LE(lower, upper);
     ASSERT_LT(upper - lower, 1e-5 * upper) << "lower " << lower << " upper " << upper;
-    const std::vector<double> w =
-        sgd<models::MulticlassSvm>(data, k, 0.05, 0.97, 200, l2);
+    const std::vector<double> w = sgd<models::MulticlassSvm>(data, k, 0.05, 0.97, 200, l2);
     const double got = objective<models::MulticlassSvm>(data, w, k, l2);
     EXPECT_GE(got, lower);
     EXPECT_LT((got - upper) / upper, 1e-3) << "sgd " << got << " optimum " << upper;

@@ -61,7 +61,8 @@ bool near_a_kink(const std::vector<double> &s, int y, double eps) {
 TEST(Logistic, LossAndGradientMatchFiniteDifferencesForRandomScores) {
     igd::SplitMix64 rng(1);
     for (int t = 0; t < 50; ++t)
-        for (double y : {-1.0, 1.0}) expect_gradient_matches<models::Logistic>(random_scores(rng, 1, 5), y);
+        for (double y : {-1.0, 1.0})
+            expect_gradient_matches<models::Logistic>(random_scores(rng, 1, 5), y);
 }
 
 TEST(Svm, LossAndGradientMatchFiniteDifferencesAwayFromTheKink) {
@@ -200,8 +201,7 @@ TEST(Engine, LinearStepReturnsTheLossBeforeItsStep) {
     double progressive = 0.0, before_epoch = 0.0;
     for (int i = 0; i < data.n(); ++i)
         before_epoch += igd::linear_loss<models::Multinomial>(
-            w.params(), igd::DenseRow<double>{data.X.row(i).data(), 4}, data.y[i],
-            scratch.data());
+            w.params(), igd::DenseRow<double>{data.X.row(i).data(), 4}, data.y[i], scratch.data());
     for (int i = 0; i < data.n(); ++i) {
         const igd::DenseRow<double> row{data.X.row(i).data(), 4};
         const double expected =
@@ -211,8 +211,7 @@ TEST(Engine, LinearStepReturnsTheLossBeforeItsStep) {
         EXPECT_EQ(got, expected) << i;
         progressive += got;
         // the step lowered this row's loss
-        EXPECT_LT(igd::linear_loss<models::Multinomial>(w.params(), row, data.y[i],
-                                                        scratch.data()),
+        EXPECT_LT(igd::linear_loss<models::Multinomial>(w.params(), row, data.y[i], scratch.data()),
                   expected);
     }
     // at the zero model every row loses log 3; the progressive loss sees a model in training
@@ -242,7 +241,8 @@ TEST(Engine, LinearStepFollowsTheParameterGradientOfTheRowObjective) {
         const igd::LinearParams<PlainAccess> lp{p.data(), d, k};
         double sq = 0.0;
         for (int c = 0; c < k; ++c)
-            for (int j = 0; j < d; ++j) sq += p[size_t(c * (d + 1) + j)] * p[size_t(c * (d + 1) + j)];
+            for (int j = 0; j < d; ++j)
+                sq += p[size_t(c * (d + 1) + j)] * p[size_t(c * (d + 1) + j)];
         return igd::linear_loss<models::Multinomial>(lp, row, y, scratch.data()) + 0.5 * l2 * sq;
     };
     Weights stepped = w;

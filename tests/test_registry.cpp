@@ -102,3 +102,14 @@ TEST(Registry, ParamsForRejectsAnUnknownTaskAndMismatchedShapes) {
     // a factorization past the parameter limit
     EXPECT_EQ(models::params_for(uint8_t(Task::lmf), 1, 1000, 100000, 100000), -1);
 }
+
+// lmf_init and train_lmf accept any shape with (rows + cols)(rank + 2) + 1 <= kMaxParams (the
+// model's size); the shape rule must accept every state they make.
+TEST(Registry, ParamsForAcceptsTheLargestFactorizationLmfInitMakes) {
+    const int64_t rank = 47, rows = 500'000, cols = 500'000;
+    const int64_t size = models::Lmf::Shape{rows, cols, rank}.size();
+    ASSERT_EQ(size, (rows + cols) * (rank + 2) + 1);
+    ASSERT_LE(size, igd::kMaxParams);
+    EXPECT_EQ(models::params_for(uint8_t(Task::lmf), 1, rank, rows, cols), size);
+    EXPECT_EQ(models::params_for(uint8_t(Task::lmf), 1, rank + 1, rows, cols), -1);
+}

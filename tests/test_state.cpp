@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -73,7 +74,9 @@ void expect_rejected(const State &s, const std::string &why, size_t len) {
     EXPECT_FALSE(got.empty()) << "expected a rejection: " << why;
     EXPECT_NE(got.find(why), std::string::npos) << "expected '" << why << "', got '" << got << "'";
 }
-void expect_rejected(const State &s, const std::string &why) { expect_rejected(s, why, s.len); }
+void expect_rejected(const State &s, const std::string &why) {
+    expect_rejected(s, why, s.len);
+}
 
 }  // namespace
 
@@ -156,7 +159,9 @@ TEST(State, ValidationChecksTheOutputsOfAMulticlassModel) {
     for (int32_t k : {3, 7, int32_t(igd::kMaxClasses)})
         EXPECT_EQ(make_state(linear_model(models::Task::multinomial, k, 2), "").validate(), "")
             << k;
-    for (int32_t k : {1, 2}) EXPECT_NE(make_state(linear_model(models::Task::multinomial, k, 2), "").validate(), "") << k;
+    for (int32_t k : {1, 2})
+        EXPECT_NE(make_state(linear_model(models::Task::multinomial, k, 2), "").validate(), "")
+            << k;
     ModelInfo m = linear_model(models::Task::multiclass_svm, 4, 2);
     m.outputs = int32_t(igd::kMaxClasses) + 1;
     m.n_params = models::linear_params(m.outputs, m.dim);
@@ -303,8 +308,8 @@ TEST(Meta, DecodeAcceptsEveryPaddingLength) {
 namespace {
 
 // A bismarck 0.1.0 state: header, params, scaler, then (flag 1) a prev block.
-std::vector<char> v1_state(uint8_t task, int64_t dim, int64_t rows, int64_t cols,
-                           int64_t n_params, int64_t n_scaler, bool prev) {
+std::vector<char> v1_state(uint8_t task, int64_t dim, int64_t rows, int64_t cols, int64_t n_params,
+                           int64_t n_scaler, bool prev) {
     igd::StateHeaderV1 v{};
     v.magic = igd::kStateMagic;
     v.version = 1;
@@ -472,4 +477,18 @@ TEST(UpgradeV1, ShapeErrorsAreCaughtByValidation) {
     std::vector<double> aligned((v2.size() + 7) / 8);
     std::memcpy(aligned.data(), v2.data(), v2.size());
     EXPECT_NE(igd::validate_state(aligned.data(), v2.size(), models::params_for), "");
+}
+
+// The parameters follow the header directly and are read as doubles in place: the header must
+// keep them 8-byte aligned. Format 1 is on disk in 0.1.0 catalogs: its layout never changes.
+TEST(State, HeadersKeepTheLayoutTheirFormatsPromise) {
+    EXPECT_EQ(sizeof(StateHeader) % alignof(double), 0u);
+    EXPECT_EQ(offsetof(StateHeader, magic), 4u);
+    EXPECT_EQ(offsetof(StateHeader, version), 8u);
+    EXPECT_EQ(sizeof(igd::StateHeaderV1), 160u);
+    EXPECT_EQ(offsetof(igd::StateHeaderV1, dim), 16u);
+    EXPECT_EQ(offsetof(igd::StateHeaderV1, n_params), 40u);
+    EXPECT_EQ(offsetof(igd::StateHeaderV1, alpha), 56u);
+    EXPECT_EQ(offsetof(igd::StateHeaderV1, seed), 88u);
+    EXPECT_EQ(offsetof(igd::StateHeaderV1, loss_sum), 128u);
 }

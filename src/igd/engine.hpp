@@ -199,7 +199,7 @@ inline double linear_penalty(const double *w, int64_t dim, int32_t outputs, doub
             ab += std::abs(r[j]);
         }
     }
-    return 0.5 * l2 * sq + l1 * ab;
+    return (l2 > 0.0 ? 0.5 * l2 * sq : 0.0) + (l1 > 0.0 ? l1 * ab : 0.0);
 }
 
 }  // namespace bismarck::igd

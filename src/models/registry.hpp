@@ -139,7 +139,7 @@ inline int64_t params_for(uint8_t task, int32_t outputs, int64_t dim, int64_t ro
     for_each_entry<FactorizationModels>([&](auto e) {
         using M = typename decltype(e)::Model;
         if (uint8_t(decltype(e)::task) != task || outputs != 1 || rows < 1 || cols < 1) return;
-        const double total = (double(rows) + double(cols)) * (double(dim) + 3) + 1.0;
+        const double total = (double(rows) + double(cols)) * (double(dim) + 2) + 1.0;
         if (total <= double(igd::kMaxParams)) n = typename M::Shape{rows, cols, dim}.size();
     });
     return n;

@@ -164,11 +164,15 @@ std::string model_label(const Loaded *m) {
     return m->name[0] ? "model \"" + std::string(m->name) + "\"" : "the model";
 }
 
+// "a logistic model", "an svm model": acronyms are read letter by letter.
+std::string a_model(std::string_view task) {
+    const bool an = task == "svm" || task == "lmf" || std::string_view("aeiou").find(task[0]) !=
+                                                           std::string_view::npos;
+    return (an ? "an " : "a ") + std::string(task) + " model";
+}
+
 [[noreturn]] void wrong_model(const Loaded *m, const std::string &fn, const std::string &needs) {
-    const std::string task(models::task_name(m->task));
-    fail(ERRCODE_WRONG_OBJECT_TYPE,
-         model_label(m) + " is " + (std::string("aeiou").find(task[0]) != std::string::npos ? "an " : "a ") +
-             task + " model",
+    fail(ERRCODE_WRONG_OBJECT_TYPE, model_label(m) + " is " + a_model(models::task_name(m->task)),
          {}, fn + " needs " + needs + ".");
 }
 
@@ -390,8 +394,7 @@ BISMARCK_FUNCTION(bismarck_recommend) {
     catalog::Model cm = catalog::load(name, CurrentMemoryContext);
     if (task_of(cm.state) != Task::lmf)
         fail(ERRCODE_WRONG_OBJECT_TYPE,
-             "model \"" + name + "\" is " + (cm.task == "logistic" ? "a " : "an ") + cm.task +
-                 " model",
+             "model \"" + name + "\" is " + a_model(cm.task),
              {}, "recommend needs an lmf model.");
     const StateHeader *h = cm.state;
     const Lmf::Shape s{h->model.rows, h->model.cols, h->model.dim};

@@ -483,6 +483,11 @@ Summary train(Run &run, StateHeader *init) {
         const double *params = shared.segment ? segment_params(shared.segment)
                                               : igd::state_params(out);
         loss = objective(run, out, params);
+        if (!std::isfinite(loss))  // e.g. weights so large that the penalty overflows
+            throw igd::Error(igd::Error::Kind::diverged,
+                             "training diverged: the objective became infinite or NaN in epoch " +
+                                 std::to_string(epoch + 1) + " (step size " +
+                                 fmt(state->model.alpha) + ")");
         ran_workers = int(out->epoch.participants);
         const double seconds = now_seconds() - te;
         std::ostringstream msg;
@@ -719,7 +724,10 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     }
     // NULL features (or NULL elements in a dense array) and NULL labels make a row unusable.
     run.not_null = f.sql + " IS NOT NULL AND " + l.sql + " IS NOT NULL" +
-                   (sparse ? "" : " AND pg_catalog.array_position(" + f.sql + ", NULL) IS NULL");
+                   (sparse ? ""
+                           : " AND CASE WHEN pg_catalog.array_ndims(" + f.sql +
+                                 ") OPERATOR(pg_catalog.=) 1 THEN pg_catalog.array_position(" +
+                                 f.sql + ", NULL) IS NULL ELSE true END");
 
     // step: statistics. One scan for everything the run needs to know before it starts. The
     // subquery exposes only its own columns, so the source's column names cannot clash.
