@@ -113,7 +113,9 @@ BEGIN
             INSERT INTO results VALUES (r.run, r.dataset, t->>'task', (t->>'classes')::int, (t->>'epochs')::int,
                 (t->>'seconds')::float8, r.metric, (e->>r.metric)::float8,
                 (SELECT value FROM baselines b WHERE b.dataset = r.dataset AND b.model = r.baseline AND b.metric = r.metric),
-                r.tolerance, NULL);
+                -- on a test split of under 100 rows one row is more than a point: allow one row
+                CASE WHEN r.metric = 'accuracy' THEN greatest(r.tolerance, 1.0 / (e->>'rows')::float8 + 1e-9)
+                     ELSE r.tolerance END, NULL);
         EXCEPTION WHEN OTHERS THEN
             INSERT INTO results (run, dataset, model, metric, sklearn, tolerance, error)
             VALUES (r.run, r.dataset, r.train, r.metric,
@@ -211,5 +213,5 @@ BEGIN
         RAISE EXCEPTION E'quality check failed:\n%', bad;
     END IF;
 END $$;
-\echo 'quality check passed: accuracy within 1 point of scikit-learn (1.5 on ordinary tables), R^2 within 0.02 (0.03), MovieLens RMSE at most 0.90'
+\echo 'quality check passed: accuracy within 1 point of scikit-learn (1.5 on ordinary tables; one test row on splits under 100 rows), R^2 within 0.02 (0.03), MovieLens RMSE at most 0.90'
 SQL

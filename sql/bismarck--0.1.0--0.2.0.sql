@@ -101,39 +101,49 @@ DROP FUNCTION bismarck.train_lmf(text, regclass, text, text, text, integer, inte
     bismarck.step_size, double precision, double precision, double precision, double precision,
     text, text, integer, bigint, text, boolean, double precision);
 
--- Options are read by name, so every function lists the ones it takes in the same words. l2 NULL
--- is 1 / (number of training rows), scikit-learn's default (C = 1) for all three linear models.
+-- Options are read by name, so every function lists the ones it takes in the same words. For the
+-- logistic and linear regression, l2 NULL is 1 / (number of training rows), scikit-learn's
+-- default (C = 1, or alpha = 1 for Ridge); the SVM keeps 0.1.0's 0.01 (SGD on the hinge converges
+-- like 1 / (l2 steps), too slowly for a smaller l2); epochs NULL is enough for about 50,000 steps (20 to 200); the iterates are
+-- averaged from the second epoch on (average => true) with Bottou's per-row step decay, so the
+-- per-epoch decay is 1.
 CREATE FUNCTION bismarck.train_logistic(
         model text, source regclass, features text, label text,
-        epochs integer DEFAULT 20, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 0.95, l2 double precision DEFAULT NULL,
+        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
+        decay double precision DEFAULT 1, l2 double precision DEFAULT NULL,
         l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+        patience integer DEFAULT 5,
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT NULL)
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
+        average boolean DEFAULT true)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_logistic' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_svm(
         model text, source regclass, features text, label text,
-        epochs integer DEFAULT 20, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 0.95, l2 double precision DEFAULT NULL,
+        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
+        decay double precision DEFAULT 1, l2 double precision DEFAULT 0.01,
         l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+        patience integer DEFAULT 5,
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT NULL)
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
+        average boolean DEFAULT true)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_svm' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_linear_regression(
         model text, source regclass, features text, label text,
-        epochs integer DEFAULT 20, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 0.95, l2 double precision DEFAULT NULL,
+        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
+        decay double precision DEFAULT 1, l2 double precision DEFAULT NULL,
         l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+        patience integer DEFAULT 5,
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT NULL)
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
+        average boolean DEFAULT true)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_linear_regression' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_lmf(
@@ -142,6 +152,7 @@ CREATE FUNCTION bismarck.train_lmf(
         epochs integer DEFAULT 20, step_size bismarck.step_size DEFAULT 'auto',
         decay double precision DEFAULT 0.9, l2 double precision DEFAULT 0.1,
         l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+        patience integer DEFAULT 5,
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,

@@ -1,6 +1,7 @@
 // Unit tests of the core: gradients against finite differences, SGD against known optima,
 // factorization recovery, L1 sparsity, the engine's helpers. No PostgreSQL involved.
-// (More in test_gradients.cpp, test_convergence.cpp, test_registry.cpp, test_state.cpp.)
+// (More in test_gradients.cpp, test_convergence.cpp, test_registry.cpp, test_state.cpp,
+// test_averaging.cpp; shared helpers in common.hpp.)
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>

@@ -212,11 +212,31 @@ TEST(State, ValidationRejectsTooManyClasses) {
     EXPECT_EQ(make_state(m, meta::encode({{meta::classes, classes}})).validate(), "");
 }
 
-TEST(State, ValidationRejectsAWorkBlockLargerThanTwoModels) {
+// The work block holds at most the averaging accumulator and batched Hogwild's two copies
+// (base, local): three models.
+TEST(State, ValidationRejectsTooLargeAWorkBlock) {
     const ModelInfo m = linear_model(models::Task::logistic, 1, 3);  // 4 parameters
     EXPECT_EQ(make_state(m, "", 8).validate(), "");
-    expect_rejected(make_state(m, "", 9), "invalid work block");
-    expect_rejected(make_state(m, "", -1), "");
+    EXPECT_EQ(make_state(m, "", 12).validate(), "");
+    expect_rejected(make_state(m, "", 13), "invalid work block");
+    expect_rejected(make_state(m, "", -1), "invalid work block");
+    // a length that would match a huge block (the size check alone would wrap around)
+    State s = make_state(m, "");
+    s.header()->epoch.n_work = int64_t(1) << 61;
+    expect_rejected(s, "invalid work block");
+}
+
+TEST(State, ValidationRejectsAnAveragingStateWithoutItsAccumulator) {
+    const ModelInfo m = linear_model(models::Task::multinomial, 3, 2);  // 9 parameters
+    State s = make_state(m, "", 9);
+    s.header()->epoch.flags |= igd::kAveraging;
+    s.header()->epoch.avg_steps = 1000;
+    EXPECT_EQ(s.validate(), "");
+    s.header()->epoch.avg_steps = -1;
+    expect_rejected(s, "averaging");
+    State t = make_state(m, "", 8);
+    t.header()->epoch.flags |= igd::kAveraging;
+    expect_rejected(t, "averaging");
 }
 
 TEST(State, ValidationAcceptsAWellFormedStateWithMetaSections) {

@@ -91,35 +91,57 @@ struct LinearParams {
     // The regularisers are applied to the coordinates the row touches: for a dense row that is
     // every coordinate (the exact step); for a sparse row it is the lazy form of Hogwild and of
     // most sparse SGD codes, which keeps a step's cost proportional to the row's non-zeros.
+    //
+    // Averaging (Polyak-Ruppert, as Bottou's ASGD and scikit-learn's average=True): with `avg`
+    // non-null, every change d of a parameter on step s (1-based, counted from where averaging
+    // began) also adds (s - 1) d to avg; the average of the iterates w_1 .. w_T is then
+    // w_T - avg / T (see averaged()). It costs one more stream over the same coordinates, so a
+    // sparse row's step stays proportional to its non-zeros.
     template <class Row>
-    void gradient_step(int32_t k, const Row &x, double g, const StepParams &s) const {
+    void gradient_step(int32_t k, const Row &x, double g, const StepParams &s,
+                       double *avg = nullptr, double t = 0.0) const {
         const double shrink = 1.0 - s.alpha * s.l2;
         const double c = -s.alpha * g;
         if (c == 0.0 && s.l2 == 0.0 && s.l1 == 0.0) return;  // e.g. a hinge outside the margin
         double *const p = row(k);  // a local: stores through it cannot change it (see DenseRow)
-        if (s.l1 > 0.0) {
-            const double t = s.alpha * s.l1;
-            x.for_each([=](int64_t j, double v) {
-                A::store(p + j, soft_threshold(shrink * A::load(p + j) + c * v, t));
-            });
+        const double l1 = s.alpha * s.l1;
+        auto next = [=](double w, double v) {
+            const double u = shrink * w + c * v;
+            return l1 > 0.0 ? soft_threshold(u, l1) : u;
+        };
+        if (avg == nullptr) {
+            x.for_each([=](int64_t j, double v) { A::store(p + j, next(A::load(p + j), v)); });
+            A::store(p + dim, A::load(p + dim) + c);
         } else {
-            x.for_each(
-                [=](int64_t j, double v) { A::store(p + j, shrink * A::load(p + j) + c * v); });
+            double *const q = avg + k * (dim + 1);
+            x.for_each([=](int64_t j, double v) {
+                const double w = A::load(p + j), u = next(w, v);
+                A::store(p + j, u);
+                q[j] += t * (u - w);
+            });
+            A::store(p + dim, A::load(p + dim) + c);
+            q[dim] += t * c;
         }
-        A::store(p + dim, A::load(p + dim) + c);
     }
 };
+
+// The average of the iterates w_1 .. w_T from the current parameters w_T and the accumulator of
+// gradient_step: w_T - avg / T.
+inline void averaged(const double *w, const double *avg, int64_t n, double T, double *out) {
+    for (int64_t k = 0; k < n; ++k) out[k] = T > 0.0 ? w[k] - avg[k] / T : w[k];
+}
 
 // One row of a supervised linear model: its loss under the current model (the progressive loss,
 // as scikit-learn's SGD and Vowpal Wabbit report it), then the model's gradient step. `scratch`
 // holds 2 * outputs doubles (the scores, then the gradient).
+// With `avg`, the step is averaged as step `t + 1` (see LinearParams::gradient_step).
 template <class Model, class A, class Row>
 double linear_step(const LinearParams<A> &w, const Row &x, double y, const StepParams &s,
-                   double *scratch) {
+                   double *scratch, double *avg = nullptr, double t = 0.0) {
     double *scores = scratch, *g = scratch + w.outputs;
     w.scores(x, scores);
     const double loss = Model::loss_and_gradient(scores, w.outputs, y, g);
-    for (int32_t k = 0; k < w.outputs; ++k) w.gradient_step(k, x, g[k], s);
+    for (int32_t k = 0; k < w.outputs; ++k) w.gradient_step(k, x, g[k], s, avg, t);
     return loss;
 }
 
@@ -133,6 +155,15 @@ double linear_loss(const LinearParams<A> &w, const Row &x, double y, double *scr
 // Step size of epoch k (0-based): alpha0 * decay^k. decay = 1 is a constant step.
 inline double step_size_at(double alpha0, double decay, int epoch) {
     return alpha0 * std::pow(decay, epoch);
+}
+
+// The step of row t (0-based, over all epochs) in Bottou's averaged SGD schedule for an objective
+// with L2 strength l2: alpha / (1 + alpha l2 t)^(3/4). It decreases slowly enough for the average
+// of the iterates to converge at the optimal rate (Xu 2011, "Towards optimal one pass large scale
+// learning with averaged stochastic gradient descent"), and is constant without L2.
+inline double step_size_per_row(double alpha, double l2, double t) {
+    const double u = 1.0 + alpha * l2 * t;
+    return u == 1.0 ? alpha : alpha / std::pow(u, 0.75);
 }
 
 // The step sizes `auto` tries on a sample, largest first (Bottou's calibration).

@@ -65,6 +65,8 @@ struct EpochInfo {
     int64_t batch;        // shared memory: rows between a process's exchanges with the model
     int64_t participants; // processes whose partial states were combined into this one
     int64_t n_work;       // doubles in the work block
+    int64_t avg_steps;    // averaging: steps averaged before this epoch (see kAveraging)
+    int64_t steps;        // kDecayPerRow: steps taken before this epoch, in all epochs
 };
 
 struct StateHeader {
@@ -79,6 +81,11 @@ struct StateHeader {
 inline constexpr uint32_t kStateMagic = 0x4B4D5342;  // "BSMK"
 inline constexpr uint8_t kStateVersion = 2;
 inline constexpr uint8_t kShared = 2;  // params live in a shared segment, not in this block
+// The iterates are averaged: the work block starts with the averaging accumulator (n_params
+// doubles; see igd::LinearParams::gradient_step), and avg_steps counts the steps before this epoch.
+inline constexpr uint8_t kAveraging = 4;
+// The step decays row by row: alpha_t = alpha / (1 + alpha l2 t)^0.75 (igd::step_size_per_row).
+inline constexpr uint8_t kDecayPerRow = 8;
 // Options of one epoch, set by whoever builds the state passed to it:
 inline constexpr uint8_t kEvalOnly = 0x10;      // measure the loss, take no step
 inline constexpr uint8_t kNoDivergence = 0x20;  // calibration: record divergence, don't raise
@@ -215,7 +222,10 @@ inline std::string validate_state(const void *p, size_t len, ShapeRule params_fo
     if (m.meta_bytes < 0 || m.meta_bytes > kMaxMetaBytes || m.meta_bytes % 8 != 0)
         return "model state has an invalid meta block";
     if (e.parallelism > 3) return "model state has an unknown parallelism";
-    if (e.n_work < 0 || e.n_work > 2 * m.n_params) return "model state has an invalid work block";
+    if (e.n_work < 0 || e.n_work > 3 * m.n_params) return "model state has an invalid work block";
+    if (e.steps < 0) return "model state has invalid counters";
+    if ((e.flags & kAveraging) && (e.n_work < m.n_params || e.avg_steps < 0))
+        return "model state has an invalid averaging block";
     if (len != state_bytes(h)) return "model state's size does not match its header";
     for (double v : {m.alpha, m.l2, m.l1, m.max_norm})
         if (!std::isfinite(v)) return "model state has a non-finite option";

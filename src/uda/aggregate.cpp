@@ -140,9 +140,18 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, CallSite *site, int model_arg,
     // Batched shared memory: the work block holds this process's private copy of the model as
     // of its last exchange (`base`) and the copy itself (`local`): see igd::exchange.
     const bool batched = shared && models::is_linear(task_of(in)) && in->epoch.batch > 1;
+    // Averaging (serial and model averaging): the work block carries the accumulator from epoch
+    // to epoch.
+    const bool averaging = (in->epoch.flags & igd::kAveraging) && !shared;
+    const int64_t n = in->model.n_params;
     MemoryContext old = MemoryContextSwitchTo(context);
-    StateHeader *h = copy_state(in, batched ? 2 * in->model.n_params : 0, shared);
+    StateHeader *h = copy_state(in, batched ? 2 * n : (averaging ? n : 0), shared);
     MemoryContextSwitchTo(old);
+    if (averaging)
+        memcpy(igd::state_work(h), igd::state_work(const_cast<StateHeader *>(in)),
+               sizeof(double) * n);
+    else
+        h->epoch.flags &= ~igd::kAveraging;
     h->epoch.rows_seen = 0;
     h->epoch.nulls_skipped = 0;
     h->epoch.loss_sum = 0.0;
@@ -229,7 +238,12 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
     const int64_t d = h->model.dim;
     const int32_t k = h->model.outputs;
     const int64_t n = h->model.n_params;
-    const igd::StepParams s{h->model.alpha, h->model.l2, h->model.l1, 0.0};
+    const double alpha =
+        (h->epoch.flags & igd::kDecayPerRow)
+            ? igd::step_size_per_row(h->model.alpha, h->model.l2,
+                                     double(h->epoch.steps + h->epoch.rows_seen))
+            : h->model.alpha;
+    const igd::StepParams s{alpha, h->model.l2, h->model.l1, 0.0};
     const bool eval_only = h->epoch.flags & kEvalOnly;
     const double *current = m.params;  // where this row's step went
     const double loss = models::with_linear_model(task_of(h), [&](auto model) {
@@ -259,6 +273,10 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
                 return l;
             }
             default:
+                if (h->epoch.flags & igd::kAveraging)
+                    return igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x, y, s,
+                                               scores, igd::state_work(h),
+                                               double(h->epoch.avg_steps + h->epoch.rows_seen));
                 return igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x, y, s,
                                            scores);
         }
@@ -430,6 +448,21 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
                      wb = double(b->epoch.rows_seen) / double(n);
         double *pa = bismarck::igd::state_params(a);
         const double *pb = bismarck::igd::state_params(b);
+        if (a->epoch.flags & bismarck::igd::kAveraging) {
+            // Each side's average of its iterates (w - acc / T), averaged like the models; the
+            // accumulator is then the one that gives that average after the combined steps.
+            double *qa = bismarck::igd::state_work(a);
+            const double *qb = bismarck::igd::state_work(const_cast<StateHeader *>(b));
+            const double t0 = double(a->epoch.avg_steps);
+            const double ta = t0 + double(a->epoch.rows_seen), tb = t0 + double(b->epoch.rows_seen);
+            const double t = t0 + double(n);
+            for (int64_t k = 0; k < a->model.n_params; ++k) {
+                const double avg_a = ta > 0 ? pa[k] - qa[k] / ta : pa[k];
+                const double avg_b = tb > 0 ? pb[k] - qb[k] / tb : pb[k];
+                const double w = wa * pa[k] + wb * pb[k];
+                qa[k] = (w - (wa * avg_a + wb * avg_b)) * t;
+            }
+        }
         for (int64_t k = 0; k < a->model.n_params; ++k) pa[k] = wa * pa[k] + wb * pb[k];
         if (task_of(a) == bismarck::models::Task::lmf) {
             // the seen flags are a union, not an average

@@ -108,6 +108,8 @@ Args args_of(FunctionCallInfo fcinfo) {
 // Options every training function takes.
 struct Options {
     int epochs = 20;
+    bool epochs_given = false;
+    int patience = 5;
     double step = 0.0;  // 0: auto
     double decay = 0.95;
     double l2 = 0.0, l1 = 0.0;
@@ -142,7 +144,14 @@ std::string one_of(const std::string &v, const char *name, T... allowed) {
 
 Options read_options(const Args &a) {
     Options o;
-    if (a.has("epochs")) o.epochs = DatumGetInt32(a.get("epochs"));
+    if (a.has("epochs")) {
+        o.epochs = DatumGetInt32(a.get("epochs"));
+        o.epochs_given = true;
+    }
+    if (a.has("patience")) o.patience = DatumGetInt32(a.get("patience"));
+    if (o.patience < 1 || o.patience > 100000)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "patience must be between 1 and 100000, not " + std::to_string(o.patience));
     if (o.epochs < 1 || o.epochs > 100000)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "epochs must be between 1 and 100000, not " + std::to_string(o.epochs));
@@ -285,6 +294,7 @@ struct Run {
     std::string table;  // the scratch copy, or the source itself (shuffle never)
     std::vector<std::string> tables_made;
     double loss_scale = 1.0;  // the reported loss is in the raw target's units
+    bool average = false;     // average the iterates from the second epoch on
     catalog::Record record;   // what is saved
     std::string options_json; // model-specific options, appended to the common ones
 
@@ -425,6 +435,7 @@ Summary train(Run &run, StateHeader *init) {
     shuffle_step(run, workers);
 
     init->epoch.parallelism = uint8_t(par);
+    if (run.average) init->epoch.flags |= igd::kDecayPerRow;
     init->model.seed = uint64_t(o.seed);
     init->model.l2 = o.l2;
     // (a regression learns the standardised target: its l1 is the user's in raw units)
@@ -458,7 +469,10 @@ Summary train(Run &run, StateHeader *init) {
     plan.prepare(run.epoch_sql(run.table), {run.state_type});
 
     catalog::delete_log(run.model);
-    double previous = NAN, loss = NAN;
+    // Stopping: when the loss has not improved on the best so far by more than `tolerance`
+    // (relatively) for `patience` epochs in a row, as scikit-learn's SGD does.
+    double best = INFINITY, loss = NAN;
+    int stale = 0;
     bool converged = false;
     int epoch = 0, ran_workers = 0;
     for (; epoch < o.epochs; ++epoch) {
@@ -502,15 +516,31 @@ Summary train(Run &run, StateHeader *init) {
         if (!shared.segment) {
             if (state != init) pfree(state);
             state = out;
+            state->epoch.steps += state->epoch.rows_seen;
+            if (state->epoch.flags & igd::kAveraging) {
+                state->epoch.avg_steps += state->epoch.rows_seen;
+            } else if (run.average && epoch + 1 < o.epochs) {
+                // Averaging starts with the second epoch: the first one's iterates are far from
+                // the optimum and would only drag the average.
+                StateHeader *next = copy_state(state, state->model.n_params, false);
+                next->epoch.flags |= igd::kAveraging;
+                next->epoch.avg_steps = 0;
+                pfree(state);
+                state = next;
+            }
         } else {
             pfree(out);
         }
-        if (igd::converged(previous, loss, o.tolerance)) {
-            converged = true;
-            ++epoch;
-            break;
+        if (o.tolerance > 0.0 && loss > best - o.tolerance * std::abs(best)) {
+            if (++stale >= o.patience) {
+                converged = true;
+                ++epoch;
+                break;
+            }
+        } else {
+            stale = 0;
         }
-        previous = loss;
+        best = std::min(best, loss);
     }
 
     // step: final loss. The final model, without the shared segment, and its exact objective
@@ -523,6 +553,10 @@ Summary train(Run &run, StateHeader *init) {
         pg_call([&] { dsm_detach(shared.seg); });
     } else {
         final_model = copy_state(state, 0, false);
+        if (state->epoch.flags & igd::kAveraging)  // the model is the average of the iterates
+            igd::averaged(igd::state_params(state), igd::state_work(state),
+                          state->model.n_params, double(state->epoch.avg_steps),
+                          igd::state_params(final_model));
     }
     final_model->epoch = igd::EpochInfo{};
     final_model->model.epochs = epoch;
@@ -659,6 +693,10 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     const Args a = args_of(fcinfo);
     setup(run, a, trainer);
     const bool standardize = a.has("standardize") ? DatumGetBool(a.get("standardize")) : true;
+    // Averaged SGD by default; shared-memory epochs (Hogwild) step plain SGD.
+    run.average = (a.has("average") ? DatumGetBool(a.get("average")) : true) &&
+                  run.opt.parallelism != "shared_memory" &&
+                  run.opt.parallelism != "shared_memory_locked";
 
     // step: inputs: the features column
     const std::string fname_col = a.text("features");
@@ -825,6 +863,10 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
                     "::" + label.type_name + "[], " + l.sql + ") - 1)::pg_catalog.float8";
     }
     const int classes = real ? 0 : int(label.classes.size());
+    // epochs by default: enough for about 50,000 steps, at least 20 and at most 200 (a small
+    // table needs many passes for SGD to settle; the stopping rule ends most runs early).
+    if (!run.opt.epochs_given)
+        run.opt.epochs = int(std::clamp<int64_t>((50000 + run.rows - 1) / run.rows, 20, 200));
     // l2 by default: 1 / rows, the regularisation of scikit-learn's defaults (C = 1 for
     // LogisticRegression and LinearSVC, alpha = 1 for Ridge) in this objective's terms.
     if (!run.opt.l2_given) run.opt.l2 = 1.0 / double(run.rows);
@@ -863,6 +905,7 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     rec.columns_sql = array_literal({fname_col, lname_col});
     rec.dimension = dim;
     run.options_json = ", \"batch\": " + std::to_string(batch) +
+                       ", \"average\": " + (run.average ? "true" : "false") +
                        ", \"standardize\": " + (standardize && !sparse ? "true" : "false") +
                        ", \"sparse\": " + (sparse ? "true" : "false");
     const Summary s = train(run, init);
