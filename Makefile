@@ -28,11 +28,14 @@ ifneq ($(and $(wildcard $(PGXS)),$(PG_HEADERS)),)
 # ignoring our C++ flags. JIT-inlining an extension like this one buys nothing.
 override with_llvm = no
 include $(PGXS)
+else ifdef BISMARCK_DEPS_DONE
+$(error no PostgreSQL server headers found by $(PG_CONFIG) even after scripts/deps.sh build)
 else
-# No server headers yet (a fresh machine): install them, then do what was asked.
+# No server headers yet (a fresh machine): install what building needs, then do what was asked
+# (once: the variable stops a loop if the headers are still missing afterwards).
 all install installcheck:
-	./scripts/deps.sh
-	$(MAKE) $@
+	./scripts/deps.sh build
+	$(MAKE) $@ BISMARCK_DEPS_DONE=1
 endif
 
 # Every header a source includes is a dependency of its object.
@@ -46,29 +49,35 @@ build/regress/sql build/regress/expected:
 	ln -sfn ../../expected build/regress/expected
 
 .PHONY: deps demo test test-asan unit bench format
+# Each job installs its own packages (scripts/deps.sh PROFILE); `make` itself only the build's.
 deps:
-	./scripts/deps.sh
+	./scripts/deps.sh build
 
-unit: deps
+unit:
+	./scripts/deps.sh unit
 	./scripts/unit.sh
 
-test-asan: deps
+test-asan:
+	./scripts/deps.sh unit
 	./scripts/unit.sh --asan
 
-test: deps
+test:
+	./scripts/deps.sh test
 	$(MAKE) all
 	./scripts/test.sh
 
-demo: deps
+demo:
+	./scripts/deps.sh demo
 	$(MAKE) all
 	$(MAKE) install
 	./scripts/cluster.sh run -- ./scripts/demo.sh
 
-bench: deps
-	./scripts/deps.sh --bench
+bench:
+	./scripts/deps.sh bench
 	$(MAKE) all
 	$(MAKE) install
 	QUICK=$(QUICK) ./scripts/cluster.sh run --conf 'max_parallel_workers_per_gather = 2' --huge-pages -- ./bench/run.sh
 
 format:
+	./scripts/deps.sh format
 	clang-format -i $(wildcard src/*/*.cpp src/*/*.hpp tests/*.cpp bench/*.cpp)
