@@ -6,7 +6,7 @@ extern "C" {
 PG_MODULE_MAGIC;
 }
 
-#define BISMARCK_VERSION "0.1.0"
+#define BISMARCK_VERSION "0.2.0"
 
 BISMARCK_FUNCTION(bismarck_version) {
     return CStringGetTextDatum(BISMARCK_VERSION);
