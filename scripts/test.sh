@@ -49,6 +49,14 @@ if [[ -f build/regress/regression.diffs ]]; then
   cat build/regress/regression.diffs
 fi
 
+echo "== upgrade from 0.1.0 (scripts/upgrade_test.sh: its own private install and cluster)"
+./scripts/upgrade_test.sh 2>&1 | tee build/upgrade.log
+passed=$((passed + $(grep -c '^ok ' build/upgrade.log || true)))
+failed=$((failed + $(grep -c '^FAIL ' build/upgrade.log || true)))
+if ! grep -q '^upgrade: [0-9]* passed, 0 failed$' build/upgrade.log && ! grep -q '^FAIL ' build/upgrade.log; then
+  failed=$((failed + 1))  # it stopped before its checks
+fi
+
 echo "== fuzz (500 seeded cases; tests/fuzz/fuzz.py --cases N for more) and concurrency"
 ./scripts/cluster.sh run -- bash -c '/usr/bin/python3 tests/fuzz/fuzz.py --cases 500; \
   echo "fuzz exit $?"; /usr/bin/python3 tests/fuzz/concurrency.py; echo "concurrency exit $?"' \

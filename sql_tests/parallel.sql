@@ -64,9 +64,40 @@ SELECT t.loss < :sparse_serial * 1.5 AS sparse_close
 SELECT name, options->>'batch' AS batch FROM bismarck.models
  WHERE name IN ('p_serial', 'p_shared_memory', 'p_model_averaging', 'b_per_row', 'p_sparse')
  ORDER BY 1;
--- a cancelled parallel training leaves no model, no scratch table, no segment (the session's
--- own segments, which PostgreSQL keeps after its first parallel query, are counted before)
-SELECT count(*) AS shm_before FROM pg_ls_dir('/dev/shm') f WHERE f LIKE 'PostgreSQL.%' \gset
+-- Every shared-memory training creates one segment and removes it when it ends, however it ends.
+-- Only this session's own segment is looked at (/dev/shm/PostgreSQL.<handle>, with
+-- dynamic_shared_memory_type = posix), so other clusters on the machine do not count. The test
+-- hook is created here, never by the extension.
+CREATE FUNCTION pg_temp.last_segment() RETURNS bigint
+    AS '$libdir/bismarck', 'bismarck_test_last_segment' LANGUAGE C;
+CREATE FUNCTION pg_temp.segment_exists(handle bigint) RETURNS boolean LANGUAGE sql
+    AS $$ SELECT (pg_stat_file('/dev/shm/PostgreSQL.' || handle, missing_ok => true)).size IS NOT NULL $$;
+-- a normal end (p_sparse above trained in shared memory)
+SELECT pg_temp.last_segment() IS NOT NULL AS created,
+       pg_temp.segment_exists(pg_temp.last_segment()) AS segment_left;
+SELECT pg_temp.last_segment() AS seg_normal \gset
+-- an error in an epoch: the source calls a function that fails on its 150000th row (the third
+-- pass over the 60000 rows; the passes before the epochs are fewer); it says whether this run's
+-- segment existed then, which also checks the path above
+CREATE TEMP SEQUENCE calls;
+CREATE FUNCTION pg_temp.boom(y int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    IF nextval('pg_temp.calls') = 150000 THEN
+        RAISE EXCEPTION 'failing inside an epoch; a new segment exists then: %',
+            pg_temp.last_segment() IS DISTINCT FROM current_setting('par.seg_normal')::bigint
+            AND pg_temp.segment_exists(pg_temp.last_segment());
+    END IF;
+    RETURN y;
+END
+$$;
+SELECT set_config('par.seg_normal', :'seg_normal', false) IS NOT NULL AS noted;
+CREATE TEMP VIEW par_boom AS SELECT x, pg_temp.boom(y) AS y FROM par;
+SELECT * FROM bismarck.train_logistic('p_failed', 'par_boom', 'x', 'y', epochs => 50, tolerance => 0,
+                                      shuffle => 'never', parallelism => 'shared_memory', workers => 2);
+SELECT pg_temp.last_segment() IS DISTINCT FROM :seg_normal AS created,
+       pg_temp.segment_exists(pg_temp.last_segment()) AS segment_left;
+SELECT pg_temp.last_segment() AS seg_failed \gset
+-- a cancelled parallel training leaves no model, no scratch table, no segment
 SET statement_timeout = '300ms';
 SELECT * FROM bismarck.train_logistic('p_cancelled', 'par', 'x', 'y', epochs => 1000, tolerance => 0,
                                       parallelism => 'shared_memory', workers => 2);
@@ -74,5 +105,6 @@ RESET statement_timeout;
 SELECT count(*) AS cancelled_model FROM bismarck.models WHERE name = 'p_cancelled';
 SELECT count(*) AS cancelled_log FROM bismarck.training_log WHERE model = 'p_cancelled';
 SELECT count(*) AS scratch_tables FROM pg_class WHERE relnamespace = 'bismarck_work'::regnamespace;
-SELECT count(*) - :shm_before AS segments_left FROM pg_ls_dir('/dev/shm') f WHERE f LIKE 'PostgreSQL.%';
+SELECT pg_temp.last_segment() IS DISTINCT FROM :seg_failed AS created,
+       pg_temp.segment_exists(pg_temp.last_segment()) AS segment_left;
 SELECT 1 AS still_alive;

@@ -21,6 +21,13 @@ static SharedSegment *g_checked = nullptr;
 static uint64_t g_token = 0;
 static int64_t g_n_params = 0;
 
+// The handle of the last segment this process created, for the tests only (testing.cpp).
+static uint64_t g_last_created = 0;
+
+uint64_t shared_last_created() {
+    return g_last_created;
+}
+
 static void forget_segment(dsm_segment *, Datum) {
     g_segment = nullptr;
     g_handle = 0;
@@ -42,6 +49,7 @@ SharedSegment *shared_create(int64_t n_params, dsm_segment **seg, uint64_t *hand
     SpinLockInit(&h->lock);
     *seg = s;
     *handle = dsm_segment_handle(s);
+    g_last_created = *handle;
     *token = h->token;
     return h;
 }

@@ -54,4 +54,8 @@ SharedSegment *shared_create(int64_t n_params, dsm_segment **seg, uint64_t *hand
 // the segment (the rows of an epoch call this for every row).
 SharedSegment *shared_attach(uint64_t handle, uint64_t token, int64_t n_params);
 
+// The handle of the last segment shared_create made in this process (0: none), so that a test
+// can check that exactly that segment is gone after the training ended, however it ended.
+uint64_t shared_last_created();
+
 }  // namespace bismarck::uda

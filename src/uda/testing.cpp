@@ -61,3 +61,14 @@ BISMARCK_FUNCTION(bismarck_bench_dot) {
     // the engine's own dot-product kernel: the baseline is the same arithmetic without the rest
     PG_RETURN_FLOAT8(bismarck::igd::dense_dot<bismarck::igd::PlainAccess>(a, b, n));
 }
+
+// bismarck_test_last_segment() returns bigint: the handle of the last shared-memory model segment
+// a training in this session created (its file is /dev/shm/PostgreSQL.<handle> with
+// dynamic_shared_memory_type = posix), NULL if none. Created only by sql_tests/parallel.sql, so
+// that the test checks its own segments, not every cluster's on the machine.
+#include "uda/shared_model.hpp"
+BISMARCK_FUNCTION(bismarck_test_last_segment) {
+    const uint64_t handle = bismarck::uda::shared_last_created();
+    if (handle == 0) PG_RETURN_NULL();
+    PG_RETURN_INT64(int64(handle));
+}
