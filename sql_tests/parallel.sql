@@ -76,13 +76,14 @@ CREATE FUNCTION pg_temp.segment_exists(handle bigint) RETURNS boolean LANGUAGE s
 SELECT pg_temp.last_segment() IS NOT NULL AS created,
        pg_temp.segment_exists(pg_temp.last_segment()) AS segment_left;
 SELECT pg_temp.last_segment() AS seg_normal \gset
--- an error in an epoch: the source calls a function that fails on its 150000th row (the third
--- pass over the 60000 rows; the passes before the epochs are fewer); it says whether this run's
+-- an error in an epoch: the source calls a function that fails on its 300000th row (in the
+-- third epoch: the statistics, the classes and the step-size calibration read about 150000
+-- rows before the first); it says whether this run's
 -- segment existed then, which also checks the path above
 CREATE TEMP SEQUENCE calls;
 CREATE FUNCTION pg_temp.boom(y int) RETURNS int LANGUAGE plpgsql AS $$
 BEGIN
-    IF nextval('pg_temp.calls') = 150000 THEN
+    IF nextval('pg_temp.calls') = 300000 THEN
         RAISE EXCEPTION 'failing inside an epoch; a new segment exists then: %',
             pg_temp.last_segment() IS DISTINCT FROM current_setting('par.seg_normal')::bigint
             AND pg_temp.segment_exists(pg_temp.last_segment());

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "igd/access.hpp"
 #include "igd/rows.hpp"
@@ -113,13 +114,18 @@ struct LinearParams {
             x.for_each([=](int64_t j, double v) { A::store(p + j, next(A::load(p + j), v)); });
             A::store(p + dim, A::load(p + dim) + c);
         } else {
+            // Shared by several processes (Hogwild), a store could erase another process's
+            // update that its accumulator already counts: the change is added atomically instead.
             double *const q = avg + k * (dim + 1);
             x.for_each([=](int64_t j, double v) {
                 const double w = A::load(p + j), u = next(w, v);
-                A::store(p + j, u);
+                if constexpr (std::is_same_v<A, PlainAccess>)
+                    A::store(p + j, u);
+                else
+                    A::add(p + j, u - w);
                 q[j] += t * (u - w);
             });
-            A::store(p + dim, A::load(p + dim) + c);
+            A::add(p + dim, c);
             q[dim] += t * c;
         }
     }

@@ -30,6 +30,7 @@ extern "C" {
 #include "utils/memutils.h"
 }
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -140,22 +141,24 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, CallSite *site, int model_arg,
     // Batched shared memory: the work block holds this process's private copy of the model as
     // of its last exchange (`base`) and the copy itself (`local`): see igd::exchange.
     const bool batched = shared && models::is_linear(task_of(in)) && in->epoch.batch > 1;
-    // Averaging (serial and model averaging): the work block carries the accumulator from epoch
-    // to epoch.
-    const bool averaging = (in->epoch.flags & igd::kAveraging) && !shared;
+    // Averaging: the work block starts with the accumulator (igd::LinearParams::gradient_step).
+    // Serial and model averaging carry it from epoch to epoch in the state; in shared memory each
+    // process accumulates its own updates of this epoch, the combine function sums them and the
+    // driver keeps the total.
+    const bool averaging = in->epoch.flags & igd::kAveraging;
     const int64_t n = in->model.n_params;
+    const int64_t avg = averaging ? n : 0;
     MemoryContext old = MemoryContextSwitchTo(context);
-    StateHeader *h = copy_state(in, batched ? 2 * n : (averaging ? n : 0), shared);
+    StateHeader *h = copy_state(in, avg + (batched ? 2 * n : 0), shared);
     MemoryContextSwitchTo(old);
-    if (averaging)
+    if (averaging && !shared)
         memcpy(igd::state_work(h), igd::state_work(const_cast<StateHeader *>(in)),
                sizeof(double) * n);
-    else
-        h->epoch.flags &= ~igd::kAveraging;
     h->epoch.rows_seen = 0;
     h->epoch.nulls_skipped = 0;
     h->epoch.loss_sum = 0.0;
     h->epoch.participants = IsParallelWorker() ? 1 : 0;  // combined: how many workers saw rows
+    h->epoch.avg_reach = 0;
     locate(h);  // attach the shared model now, so a bad handle fails on the first row
     site->trusted = h;
     return h;
@@ -167,6 +170,15 @@ StateHeader *running_state(FunctionCallInfo fcinfo, int model_arg, const char *t
     CallSite *site = call_site(fcinfo);
     if (PG_ARGISNULL(0)) return begin_epoch(fcinfo, site, model_arg, context, trainer);
     StateHeader *h = trusted_state(fcinfo, site, 0);
+    // A running state's work block is what its flags need (begin_epoch makes it so; a state from
+    // elsewhere may not be).
+    const int64_t n = h->model.n_params;
+    const bool averaging = h->epoch.flags & igd::kAveraging;
+    const bool batched = (h->epoch.flags & igd::kShared) && models::is_linear(task_of(h)) &&
+                         h->epoch.batch > 1;
+    if (h->epoch.n_work < (averaging ? n : 0) + (batched ? 2 * n : 0))
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "the aggregate's state has no room for its epoch",
+             {}, "Start an epoch from a model state, not from a running epoch's state.");
     if (models::trainer_of(task_of(h)) != trainer)
         fail(ERRCODE_INVALID_PARAMETER_VALUE, "the aggregate's state is not a " +
                                                   std::string(trainer) + " model state");
@@ -250,35 +262,43 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
         using M = decltype(model);
         if (eval_only)
             return igd::linear_loss<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y, scores);
+        // averaging: this process's accumulator, and the global index of this step (in shared
+        // memory, estimated as if the processes took turns)
+        const bool averaging = h->epoch.flags & igd::kAveraging;
+        double *acc = averaging ? igd::state_work(h) : nullptr;
+        const int64_t procs = std::max<int64_t>(1, h->epoch.processes);
         switch (igd::Parallelism(h->epoch.parallelism)) {
             case igd::Parallelism::shared_memory: {
+                // Step indices are estimated as if the processes took turns; the driver divides
+                // by the largest index used, so a wrong estimate of the processes cancels out.
+                const double t = double(h->epoch.avg_steps + h->epoch.rows_seen * procs);
+                if (averaging) h->epoch.avg_reach = std::max(h->epoch.avg_reach, int64_t(t) + 1);
                 if (h->epoch.batch <= 1)
                     return igd::linear_step<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y,
-                                               s, scores);
+                                               s, scores, acc, t);
                 // Batched: plain steps on this process's copy, exchanged every `batch` rows.
-                double *base = igd::state_work(h), *local = base + n;
+                double *base = igd::state_work(h) + (averaging ? n : 0), *local = base + n;
                 current = local;
                 if (h->epoch.rows_seen == 0) igd::pull<RelaxedAccess>(m.params, base, local, n);
-                const double l =
-                    igd::linear_step<M>(LinearParams<PlainAccess>{local, d, k}, x, y, s, scores);
+                const double l = igd::linear_step<M>(LinearParams<PlainAccess>{local, d, k}, x, y,
+                                                     s, scores, acc, t);
                 if ((h->epoch.rows_seen + 1) % h->epoch.batch == 0)
                     igd::exchange<RelaxedAccess>(m.params, base, local, n);
                 return l;
             }
             case igd::Parallelism::shared_memory_locked: {
+                const double t = double(h->epoch.avg_steps + h->epoch.rows_seen * procs);
+                if (averaging) h->epoch.avg_reach = std::max(h->epoch.avg_reach, int64_t(t) + 1);
                 SpinLockAcquire(&m.shared->lock);
-                const double l =
-                    igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x, y, s, scores);
+                const double l = igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x,
+                                                     y, s, scores, acc, t);
                 SpinLockRelease(&m.shared->lock);
                 return l;
             }
             default:
-                if (h->epoch.flags & igd::kAveraging)
-                    return igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x, y, s,
-                                               scores, igd::state_work(h),
-                                               double(h->epoch.avg_steps + h->epoch.rows_seen));
                 return igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x, y, s,
-                                           scores);
+                                           scores, acc,
+                                           double(h->epoch.avg_steps + h->epoch.rows_seen));
         }
     });
     if (!std::isfinite(loss)) {
@@ -470,13 +490,24 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
             for (int64_t k = s.row_seen(0); k < s.size(); ++k) pa[k] = pa[k] != 0.0 ? 1.0 : 0.0;
         }
     }
-    if (shared && a->epoch.n_work == 2 * a->model.n_params) {
-        // Batched shared memory: what b's copy moved since its last exchange joins a's; the
-        // driver adds the sum (local - base) to the shared model after the epoch.
+    if (shared) {
         const int64_t np = a->model.n_params;
-        double *a_local = bismarck::igd::state_work(a) + np;
-        const double *b_base = bismarck::igd::state_work(const_cast<StateHeader *>(b));
-        for (int64_t k = 0; k < np; ++k) a_local[k] += b_base[np + k] - b_base[k];
+        const bool averaging = a->epoch.flags & bismarck::igd::kAveraging;
+        double *wa = bismarck::igd::state_work(a);
+        const double *wb = bismarck::igd::state_work(const_cast<StateHeader *>(b));
+        // Averaging: the processes' accumulators of this epoch add up.
+        if (averaging) {
+            for (int64_t k = 0; k < np; ++k) wa[k] += wb[k];
+            a->epoch.avg_reach = std::max(a->epoch.avg_reach, b->epoch.avg_reach);
+        }
+        // Batched: what b's copy moved since its last exchange joins a's; the driver adds the sum
+        // (local - base) to the shared model after the epoch.
+        const int64_t off = averaging ? np : 0;
+        if (a->epoch.n_work == off + 2 * np) {
+            double *a_local = wa + off + np;
+            const double *b_base = wb + off;
+            for (int64_t k = 0; k < np; ++k) a_local[k] += b_base[np + k] - b_base[k];
+        }
     }
     a->epoch.rows_seen = n;
     a->epoch.participants += b->epoch.participants;

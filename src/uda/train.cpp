@@ -414,6 +414,7 @@ double step_size_step(Run &run, const StateHeader *init) {
 struct SharedRun {
     dsm_segment *seg = nullptr;
     SharedSegment *segment = nullptr;
+    std::vector<double> accumulator;  // averaging: the processes' accumulators, summed
 };
 
 // steps: epochs, final loss. `init` is the initial model (no work block).
@@ -463,6 +464,7 @@ Summary train(Run &run, StateHeader *init) {
         state = copy_state(init, 0, true);  // the header, scaler and meta; no parameters
         state->epoch.shared_handle = handle;
         state->epoch.shared_token = token;
+        state->epoch.processes = workers + 1;  // the leader scans too
     }
 
     spi::Plan plan;
@@ -487,12 +489,18 @@ Summary train(Run &run, StateHeader *init) {
         state->epoch.epoch = epoch;
         state->model.alpha = igd::step_size_at(alpha0, o.decay, epoch);
         StateHeader *out = run.run_epoch(plan, state);
-        if (shared.segment && out->epoch.n_work == 2 * out->model.n_params &&
+        const int64_t np = out->model.n_params;
+        const bool averaged_epoch = out->epoch.flags & igd::kAveraging;
+        if (shared.segment && out->epoch.n_work == (averaged_epoch ? np : 0) + 2 * np &&
             out->epoch.rows_seen > 0) {
             // batched updates made after each process's last exchange (summed by the combine)
-            double *base = igd::state_work(out);
-            igd::exchange<igd::PlainAccess>(segment_params(shared.segment), base,
-                                            base + out->model.n_params, out->model.n_params);
+            double *base = igd::state_work(out) + (averaged_epoch ? np : 0);
+            igd::exchange<igd::PlainAccess>(segment_params(shared.segment), base, base + np, np);
+        }
+        if (shared.segment && averaged_epoch) {
+            // the processes' averaging accumulators of this epoch, summed by the combine
+            const double *acc = igd::state_work(out);
+            for (int64_t k = 0; k < np; ++k) shared.accumulator[k] += acc[k];
         }
         const double *params = shared.segment ? segment_params(shared.segment)
                                               : igd::state_params(out);
@@ -513,6 +521,7 @@ Summary train(Run &run, StateHeader *init) {
         notice(msg.str());
         catalog::log_epoch(run.model, epoch + 1, loss, state->model.alpha, seconds,
                            out->epoch.rows_seen, o.parallelism, ran_workers);
+        const int64_t out_rows = out->epoch.rows_seen, out_reach = out->epoch.avg_reach;
         if (!shared.segment) {
             if (state != init) pfree(state);
             state = out;
@@ -530,6 +539,14 @@ Summary train(Run &run, StateHeader *init) {
             }
         } else {
             pfree(out);
+            if (state->epoch.flags & igd::kAveraging) {
+                state->epoch.avg_steps = std::max(out_reach, state->epoch.avg_steps + 1);
+            } else if (run.average && epoch + 1 < o.epochs) {
+                state->epoch.flags |= igd::kAveraging;
+                state->epoch.avg_steps = 0;
+                shared.accumulator.assign(size_t(state->model.n_params), 0.0);
+            }
+            state->epoch.steps += out_rows;
         }
         if (o.tolerance > 0.0 && loss > best - o.tolerance * std::abs(best)) {
             if (++stale >= o.patience) {
@@ -548,8 +565,13 @@ Summary train(Run &run, StateHeader *init) {
     StateHeader *final_model;
     if (shared.segment) {
         final_model = copy_state(init, 0, false);
-        memcpy(igd::state_params(final_model), segment_params(shared.segment),
-               sizeof(double) * init->model.n_params);
+        if (state->epoch.flags & igd::kAveraging)  // the model is the average of the iterates
+            igd::averaged(segment_params(shared.segment), shared.accumulator.data(),
+                          init->model.n_params, double(state->epoch.avg_steps),
+                          igd::state_params(final_model));
+        else
+            memcpy(igd::state_params(final_model), segment_params(shared.segment),
+                   sizeof(double) * init->model.n_params);
         pg_call([&] { dsm_detach(shared.seg); });
     } else {
         final_model = copy_state(state, 0, false);
@@ -693,10 +715,9 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     const Args a = args_of(fcinfo);
     setup(run, a, trainer);
     const bool standardize = a.has("standardize") ? DatumGetBool(a.get("standardize")) : true;
-    // Averaged SGD by default; shared-memory epochs (Hogwild) step plain SGD.
-    run.average = (a.has("average") ? DatumGetBool(a.get("average")) : true) &&
-                  run.opt.parallelism != "shared_memory" &&
-                  run.opt.parallelism != "shared_memory_locked";
+    // Averaged SGD by default. Not with l1: an average of sparse iterates is not sparse, and
+    // the lasso is asked for its exact zeros.
+    run.average = (a.has("average") ? DatumGetBool(a.get("average")) : true) && run.opt.l1 == 0.0;
 
     // step: inputs: the features column
     const std::string fname_col = a.text("features");
