@@ -10,6 +10,7 @@
 //
 // The state is updated in place once AggCheckCallContext confirms an aggregate call, so the
 // executor never copies it; nothing is allocated per row.
+#include "uda/progress.hpp"  // progress (issue 14)
 #include "uda/shared_model.hpp"
 #include "uda/sparsevec.hpp"
 #include "uda/state.hpp"
@@ -205,6 +206,7 @@ void linear_row(StateHeader *h, const Row &x, double y) {
         h->loss_sum += loss;
     }
     h->rows_seen++;
+    progress::add_rows(1);  // progress (issue 14)
 }
 
 void dimension_error(int64_t got, int64_t expected, const StateHeader *h) {
@@ -338,6 +340,7 @@ BISMARCK_FUNCTION(bismarck_lmf_step) {
         h->loss_sum += loss;
     }
     h->rows_seen++;
+    bismarck::uda::progress::add_rows(1);  // progress (issue 14)
     PG_RETURN_POINTER(h);
 }
 

@@ -9,6 +9,7 @@
 // Everything a run creates (the scratch table, the shared-memory segment, GUC changes, catalog
 // rows) belongs to the caller's transaction, so an error or a cancel at any point leaves nothing.
 #include "uda/catalog.hpp"
+#include "uda/progress.hpp"  // progress (issue 14)
 #include "uda/shared_model.hpp"
 #include "uda/spi.hpp"
 #include "uda/state.hpp"
@@ -308,6 +309,8 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
         }
     }
     run.gucs.set("synchronize_seqscans", "off");
+    progress::set_workers(workers);  // progress (issue 14)
+    progress::phase("shuffle");  // progress (issue 14)
 
     // Shuffle once (or never: scan the source as it is).
     if (o.shuffle == "never") {
@@ -340,6 +343,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
     // not win); the candidate with the lowest held-out loss is kept.
     double alpha0 = o.step;
     if (alpha0 == 0.0) {
+        progress::phase("step size");  // progress (issue 14)
         run.gucs.set("max_parallel_workers_per_gather", "0");
         const std::string n = std::to_string(run.sample_rows);
         spi::Plan sample, held_out;
@@ -407,6 +411,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
     int epoch = 0, ran_workers = 0;
     for (; epoch < o.epochs; ++epoch) {
         check_for_interrupts();
+        progress::epoch(epoch + 1, run.rows, loss);  // progress (issue 14)
         const double te = now_seconds();
         if (o.shuffle == "every_epoch" && epoch > 0) {
             run.table = run.shuffled_copy(o.seed + epoch, workers);
@@ -465,6 +470,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
     final_model->parallelism = uint8_t(Parallelism::serial);
     final_model->flags = 0;
     final_model->epoch = epoch;
+    progress::phase("final loss", run.rows);  // progress (issue 14)
     {
         StateHeader *eval = copy_state(final_model, false);
         eval->flags |= kEvalOnly;
@@ -480,6 +486,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
 
     for (const std::string &t : run.tables_made) spi::exec("DROP TABLE " + t);
 
+    progress::phase("saving");  // progress (issue 14)
     catalog::Record rec = base;
     rec.replace = o.replace;
     rec.state = final_model;
@@ -500,6 +507,7 @@ Summary train(Run &run, StateHeader *init, const catalog::Record &base) {
     rec.options_json = js.str();
     catalog::save(rec);
     run.gucs.close();
+    progress::end();  // progress (issue 14)
     return {run.rows, run.skipped, base.dimension, epoch,      loss,
             alpha0,   rec.seconds, converged,      ran_workers};
 }
@@ -553,6 +561,9 @@ void setup(Run &run, FunctionCallInfo fcinfo, int first_option) {
                                             ALLOCSET_DEFAULT_SIZES);
     });
     run.state_type = bismarck_type("model_state");
+    progress::begin(run.model, std::string(models::task_name(run.task)), run.opt.parallelism,
+                    run.opt.workers, run.opt.epochs);  // progress (issue 14)
+    progress::phase("statistics");  // progress (issue 14)
 }
 
 }  // namespace
