@@ -497,6 +497,6 @@ CREATE FUNCTION bismarck.progress_rows()
     AS 'MODULE_PATHNAME', 'bismarck_progress_rows' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION bismarck.progress_rows() IS
     'one row per training running now; the details only of your own trainings unless you have pg_read_all_stats';
-CREATE VIEW bismarck.progress AS SELECT * FROM bismarck.progress_rows();
+CREATE VIEW bismarck.progress WITH (security_barrier) AS SELECT * FROM bismarck.progress_rows();
 COMMENT ON VIEW bismarck.progress IS 'trainings running now, from any session';
 GRANT SELECT ON bismarck.progress TO PUBLIC;
