@@ -18,7 +18,8 @@
 // Consistency. The owner (the training backend) writes a slot's fields under the slot's spinlock
 // and readers copy them under it, so a row is never torn. The row counter is apart: one relaxed
 // 64-bit atomic on its own cache line, added to by the leader and its workers every kFlushRows
-// rows, reset by the owner at each epoch.
+// rows without the lock, reset by the owner under the lock when an epoch or a phase starts (so a
+// reader never pairs a new epoch with the last one's count).
 //
 // Release. The owner clears its slot at end(), at the end of its transaction whatever the outcome
 // (commit, error, cancel), when a subtransaction containing begin() aborts, and at backend exit
@@ -212,7 +213,7 @@ void on_subxact(SubXactEvent event, SubTransactionId subid, SubTransactionId, vo
     if (event == SUBXACT_EVENT_ABORT_SUB && g_own && g_subxact >= subid) release();
 }
 
-void on_exit(int, Datum) {
+void on_backend_exit(int, Datum) {
     release();
 }
 
@@ -253,7 +254,7 @@ void begin(const std::string &model, const std::string &task, const std::string 
             pg_call([] {
                 RegisterXactCallback(on_xact, nullptr);
                 RegisterSubXactCallback(on_subxact, nullptr);
-                before_shmem_exit(on_exit, 0);
+                before_shmem_exit(on_backend_exit, 0);
             });
             g_callbacks = true;
         }
@@ -291,8 +292,8 @@ void phase(const char *name, int64_t rows_total) {
     if (!g_own) return;
     const TimestampTz now = GetCurrentTimestamp();
     detail::pending = 0;
-    pg_atomic_write_u64(&g_own->rows_done, 0);
     update([&](Info &i) {
+        pg_atomic_write_u64(&g_own->rows_done, 0);
         strlcpy(i.phase, name, sizeof i.phase);
         i.rows_total = rows_total;
         i.phase_started_at = now;
@@ -303,8 +304,8 @@ void epoch(int epoch, int64_t rows_total, double last_loss) {
     if (!g_own) return;
     const TimestampTz now = GetCurrentTimestamp();
     detail::pending = 0;
-    pg_atomic_write_u64(&g_own->rows_done, 0);
     update([&](Info &i) {
+        pg_atomic_write_u64(&g_own->rows_done, 0);
         if (strcmp(i.phase, "epochs") != 0) {
             strlcpy(i.phase, "epochs", sizeof i.phase);
             i.epochs_started_at = now;
@@ -394,9 +395,10 @@ BISMARCK_FUNCTION(bismarck_progress_rows) {
         Slot *s = &slots(h)[k];
         SpinLockAcquire(&s->mutex);
         const Info i = s->info;
+        // read with the fields: the owner resets it under the lock when an epoch or phase starts
+        const int64_t rows = int64_t(pg_atomic_read_u64(&s->rows_done));
         SpinLockRelease(&s->mutex);
         if (i.pid == 0) continue;
-        const int64_t rows = int64_t(pg_atomic_read_u64(&s->rows_done));
         double left = 0.0;
         const bool has_left = remaining(i, rows, now, &left);
         bismarck::uda::pg_call([&] {

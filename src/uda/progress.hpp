@@ -44,8 +44,10 @@ void end();
 inline constexpr int64_t kFlushRows = 1024;
 
 namespace detail {
-inline int64_t pending = 0;  // rows of this process not yet added to the slot
-void flush() noexcept;       // adds `pending` to the slot of this process's training, if any
+// Rows of this process not yet added to the slot. Hidden: addressed directly, not through the GOT.
+[[gnu::visibility("hidden")]] inline int64_t pending = 0;
+// Adds `pending` to the slot of this process's training, if any.
+[[gnu::visibility("hidden"), gnu::cold]] void flush() noexcept;
 }  // namespace detail
 
 // `n` more rows stepped over by this process's aggregate. Any process: the training backend or
