@@ -405,4 +405,19 @@ $$;
 COMMENT ON FUNCTION bismarck.evaluate IS
     'metrics of a model on a table: accuracy, precision, recall, F1, log loss, ROC AUC and a confusion matrix; RMSE, MAE, R²';
 
+-- ---- Live progress of the trainings running now ----------------------------------------------
+CREATE FUNCTION bismarck.progress_rows()
+    RETURNS TABLE (pid integer, database name, username name, model text, task text, phase text,
+                   epoch integer, epochs integer, rows_done bigint, rows_total bigint,
+                   loss double precision, elapsed_seconds double precision,
+                   remaining_seconds double precision, parallelism text, workers integer,
+                   started_at timestamp with time zone)
+    AS 'MODULE_PATHNAME', 'bismarck_progress_rows' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION bismarck.progress_rows() IS
+    'one row per training running now; the details only of your own trainings unless you have pg_read_all_stats';
+CREATE VIEW bismarck.progress WITH (security_barrier) AS SELECT * FROM bismarck.progress_rows();
+COMMENT ON VIEW bismarck.progress IS
+    'trainings running now, from any session: phase, epoch, rows done in this epoch, loss, elapsed and remaining seconds';
+GRANT SELECT ON bismarck.progress TO PUBLIC;
+
 COMMENT ON SCHEMA bismarck_work IS 'scratch space of training runs (shuffled copies)';

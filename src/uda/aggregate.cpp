@@ -17,6 +17,7 @@
 // So every state a step or combine function receives is validated before use, once per state
 // (a state this call site made or already checked, updated in place row after row, is not
 // checked again).
+#include "uda/progress.hpp"
 #include "uda/shared_model.hpp"
 #include "uda/sparsevec.hpp"
 #include "uda/state.hpp"
@@ -241,6 +242,7 @@ void account(StateHeader *h, double loss, bool finite_model) {
         h->epoch.loss_sum += loss;
     }
     h->epoch.rows_seen++;
+    progress::add_rows(1);
 }
 
 // One row of a linear model, on whichever row type and access policy.

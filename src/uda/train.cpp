@@ -17,6 +17,7 @@
 // Everything a run creates (the scratch table, the shared-memory segment, GUC changes, catalog
 // rows) belongs to the caller's transaction, so an error or a cancel at any point leaves nothing.
 #include "uda/catalog.hpp"
+#include "uda/progress.hpp"
 #include "uda/shared_model.hpp"
 #include "uda/spi.hpp"
 #include "uda/state.hpp"
@@ -376,6 +377,7 @@ void shuffle_step(Run &run, int workers) {
 // win); the candidate with the lowest held-out loss is kept.
 double step_size_step(Run &run, const StateHeader *init) {
     if (run.opt.step != 0.0) return run.opt.step;
+    progress::phase("step size");
     run.gucs.set("max_parallel_workers_per_gather", "0");
     const std::string n = std::to_string(run.sample_rows);
     spi::Plan sample, held_out;
@@ -433,6 +435,9 @@ Summary train(Run &run, StateHeader *init) {
         }
     }
     run.gucs.set("synchronize_seqscans", "off");
+    progress::set_plan(std::string(models::task_name(run.task)), o.epochs);
+    progress::set_workers(workers);
+    if (o.shuffle != "never") progress::phase("shuffle");
     shuffle_step(run, workers);
 
     init->epoch.parallelism = uint8_t(par);
@@ -479,6 +484,7 @@ Summary train(Run &run, StateHeader *init) {
     int epoch = 0, ran_workers = 0;
     for (; epoch < o.epochs; ++epoch) {
         check_for_interrupts();
+        progress::epoch(epoch + 1, run.rows, loss);
         const double te = now_seconds();
         if (o.shuffle == "every_epoch" && epoch > 0) {
             run.table = run.shuffled_copy(o.seed + epoch, workers);
@@ -582,6 +588,7 @@ Summary train(Run &run, StateHeader *init) {
     }
     final_model->epoch = igd::EpochInfo{};
     final_model->model.epochs = epoch;
+    progress::phase("final loss", run.rows);
     {
         StateHeader *eval = copy_state(final_model, 0, false);
         eval->epoch.flags |= kEvalOnly;
@@ -593,6 +600,7 @@ Summary train(Run &run, StateHeader *init) {
     for (const std::string &t : run.tables_made) spi::exec("DROP TABLE " + t);
 
     // step: save.
+    progress::phase("saving");
     catalog::Record &rec = run.record;
     rec.replace = o.replace;
     rec.state = final_model;
@@ -613,6 +621,7 @@ Summary train(Run &run, StateHeader *init) {
     rec.options_json = js.str();
     catalog::save(rec);
     run.gucs.close();
+    progress::end();
     const int classes = models::is_linear(run.task) && models::target_of(run.task) != Target::real
                             ? (models::target_of(run.task) == Target::binary
                                    ? 2
@@ -678,6 +687,9 @@ void setup(Run &run, const Args &a, const char *trainer) {
                                             ALLOCSET_DEFAULT_SIZES);
     });
     run.state_type = bismarck_type("model_state");
+    // live state for bismarck.progress (the task is known once the label has been read)
+    progress::begin(run.model, trainer, run.opt.parallelism, run.opt.workers, run.opt.epochs);
+    progress::phase("statistics");
     source_step(run, a);
 }
 
