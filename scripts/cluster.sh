@@ -85,17 +85,14 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# initdb every node at once (a second or so each)
-pids=()
-for n in "${nodes[@]}"; do
-  as_pg "$PGBIN/initdb" -D "$dir/$n" --no-sync --auth=trust -U postgres \
-    --encoding=UTF8 --locale=C >"$dir/initdb-$n.log" 2>&1 &
-  pids+=($!)
+# initdb once; the workers start as copies of that fresh data directory (a copy takes a tenth
+# of the time of an initdb; the nodes then share a system identifier, which only physical
+# replication cares about)
+as_pg "$PGBIN/initdb" -D "$dir/data" --no-sync --auth=trust -U postgres \
+  --encoding=UTF8 --locale=C >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+for n in "${nodes[@]:1}"; do
+  cp -a "$dir/data" "$dir/$n"
 done
-for i in "${!nodes[@]}"; do
-  wait "${pids[$i]}" || { cat "$dir/initdb-${nodes[$i]}.log" >&2; exit 1; }
-done
-[[ -n $citus ]] || mv "$dir/initdb-data.log" "$dir/initdb.log"
 
 shared_buffers=1GB
 [[ -n $citus ]] && shared_buffers=256MB
