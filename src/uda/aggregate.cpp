@@ -17,6 +17,7 @@
 // So every state a step or combine function receives is validated before use, once per state
 // (a state this call site made or already checked, updated in place row after row, is not
 // checked again).
+#include "uda/citus.hpp"
 #include "uda/progress.hpp"
 #include "uda/shared_model.hpp"
 #include "uda/sparsevec.hpp"
@@ -358,7 +359,19 @@ Datum linear_transition(FunctionCallInfo fcinfo, const char *trainer) {
     const double y = encode_label(PG_GETARG_FLOAT8(2), h);
     CallSite *site = call_site(fcinfo);
     double *buffer = scratch(fcinfo, site, h->model.dim + 2 * int64_t(h->model.outputs));
-    const Oid type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    Oid type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    if (type == InvalidOid) {
+        // Citus's wrapper aggregates call this function without a call expression: the type is
+        // the declared argument of the aggregate they run (never guessed from the bytes).
+        pg_call([&] {
+            const Oid agg = running_aggregate(fcinfo, false, nullptr);
+            if (OidIsValid(agg)) type = transition_arg_type(fcinfo, agg, 1);
+        });
+        if (type == InvalidOid)
+            fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+                 "cannot tell the type of an epoch's features argument", {},
+                 "Call bismarck's epoch aggregates directly.");
+    }
     if (type == FLOAT8ARRAYOID || type == FLOAT4ARRAYOID) {
         ArrayType *a = PG_GETARG_ARRAYTYPE_P(1);
         if (ARR_ELEMTYPE(a) == FLOAT8OID)
