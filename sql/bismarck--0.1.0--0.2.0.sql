@@ -297,6 +297,7 @@ AS $$
 DECLARE
     m record;
     cls text[];
+    lbl_array text;
     q text;
 BEGIN
     SELECT name, task, columns INTO m FROM bismarck.models WHERE name = evaluate.model;
@@ -334,6 +335,12 @@ BEGIN
             USING ERRCODE = 'undefined_column';
     END IF;
     cls := bismarck.classes(m.name);
+    -- the label's array type, to match test labels to classes as training did (typed: 2.0 and
+    -- 2.00 are one numeric class; bpchar without the length plain "character" implies)
+    SELECT CASE WHEN atttypid = 'bpchar'::regtype THEN 'pg_catalog.bpchar'
+                ELSE format_type(atttypid, NULL) END || '[]'
+      INTO lbl_array FROM pg_attribute
+     WHERE attrelid = source AND attname = label AND attnum > 0 AND NOT attisdropped;
     IF cls IS NULL THEN  -- a regression
         q := format($q$
             WITH s AS (SELECT bismarck.decision_function(%L::text, %I) AS p, (%I)::float8 AS v
@@ -350,9 +357,10 @@ BEGIN
     -- classifiers: one scoring pass; per-class counts from it
     q := format($q$
         WITH s AS (
-            SELECT (%I)::text AS actual, bismarck.predict(%L::text, %I) AS predicted,
+            SELECT coalesce((%L::text[])[array_position(%L::%s, %I)], (%I)::text) AS actual,
+                   bismarck.predict(%L::text, %I) AS predicted,
                    CASE WHEN %L IN ('logistic', 'multinomial')
-                        THEN (bismarck.predict_probabilities(%L::text, %I))[array_position(%L::text[], (%I)::text)] END AS p_true,
+                        THEN (bismarck.predict_probabilities(%L::text, %I))[array_position(%L::%s, %I)] END AS p_true,
                    CASE WHEN cardinality(%L::text[]) = 2
                         THEN bismarck.decision_function(%L::text, %I) END AS z
               FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL),
@@ -394,8 +402,8 @@ BEGIN
                (SELECT v FROM auc)::float8,
                NULL::float8, NULL::float8, NULL::float8,
                (SELECT j FROM confusion) $q$,
-        label, m.name, features,
-        m.task, m.name, features, cls, label,
+        cls, cls, lbl_array, label, label, m.name, features,
+        m.task, m.name, features, cls, lbl_array, label,
         cls, m.name, features,
         source, features, label,
         cls, cls, cls, cls, cls, cls);

@@ -256,7 +256,7 @@ bool scores(FunctionCallInfo fcinfo, const Loaded *m) {
 }
 
 // The probabilities of every class from m->scores, into m->scores + outputs.
-const double *probabilities(const Loaded *m) {
+const double *probabilities(const Loaded *m, const char *fn) {
     double *p = m->scores + m->outputs;
     bool ok = false;
     models::with_linear_model(m->task, [&](auto model) {
@@ -266,7 +266,7 @@ const double *probabilities(const Loaded *m) {
             ok = true;
         }
     });
-    if (!ok) wrong_model(m, "predict_proba", "a logistic model");
+    if (!ok) wrong_model(m, fn, "a logistic model");
     return p;
 }
 
@@ -319,7 +319,7 @@ BISMARCK_FUNCTION(bismarck_predict_proba) {
     Loaded *m = model_for(fcinfo);
     require_linear(m, "predict_proba");
     if (PG_ARGISNULL(1) || !scores(fcinfo, m)) PG_RETURN_NULL();
-    const double *p = probabilities(m);
+    const double *p = probabilities(m, "predict_proba");
     if (m->target == Target::binary) PG_RETURN_FLOAT8(p[1]);
     PG_RETURN_FLOAT8(p[bismarck::models::predicted_class(m->target, m->scores, m->outputs)]);
 }
@@ -329,7 +329,7 @@ BISMARCK_FUNCTION(bismarck_predict_probabilities) {
     Loaded *m = model_for(fcinfo);
     require_linear(m, "predict_probabilities");
     if (PG_ARGISNULL(1) || !scores(fcinfo, m)) PG_RETURN_NULL();
-    const double *p = probabilities(m);
+    const double *p = probabilities(m, "predict_probabilities");
     ArrayType *a = nullptr;
     pg_call([&] {
         Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * m->n_classes));

@@ -391,7 +391,14 @@ double step_size_step(Run &run, const StateHeader *init) {
     StateHeader *probe = copy_state(init, 0, false);
     probe->epoch.parallelism = uint8_t(Parallelism::serial);
     probe->epoch.flags |= kNoDivergence;
-    for (double a : igd::kCalibrationSteps) {
+    // The candidates, then smaller ones while every one so far diverged (features on very
+    // different scales, e.g. unscaled sparse ones).
+    std::vector<double> candidates(std::begin(igd::kCalibrationSteps),
+                                   std::end(igd::kCalibrationSteps));
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        const double a = candidates[i];
+        if (i + 1 == candidates.size() && !std::isfinite(best) && a > 1e-7)
+            candidates.push_back(a / 3.0 < 2e-7 ? 1e-7 : a / (i % 2 ? 3.0 : 10.0 / 3.0));
         probe->model.alpha = a;
         StateHeader *trained = run.run_epoch(sample, probe);
         StateHeader *next = copy_state(trained, 0, false);
@@ -409,6 +416,10 @@ double step_size_step(Run &run, const StateHeader *init) {
         pfree(eval);
     }
     pfree(probe);
+    if (!std::isfinite(best))
+        fail(ERRCODE_DATA_EXCEPTION, "every step size down to 1e-7 diverged on a sample of the rows",
+             {}, "The features are on very different scales: scale them, or train dense features "
+                 "with standardize => true.");
     return alpha;
 }
 
@@ -495,6 +506,12 @@ Summary train(Run &run, StateHeader *init) {
         state->epoch.epoch = epoch;
         state->model.alpha = igd::step_size_at(alpha0, o.decay, epoch);
         StateHeader *out = run.run_epoch(plan, state);
+        if (epoch == 0 && out->epoch.nulls_skipped > 0)  // the driver filtered NULL inputs out
+            fail(ERRCODE_DATA_EXCEPTION,
+                 std::to_string(out->epoch.nulls_skipped) +
+                     " rows' labels matched none of the classes found in " + run.source_sql,
+                 {}, "The label column changed during training, or its type's equality differs "
+                     "from its sort order.");
         const int64_t np = out->model.n_params;
         const bool averaged_epoch = out->epoch.flags & igd::kAveraging;
         if (shared.segment && out->epoch.n_work == (averaged_epoch ? np : 0) + 2 * np &&
@@ -704,6 +721,14 @@ struct Label {
     double mean = 0.0, scale = 1.0;  // regressions
 };
 
+// The array type of `t` as SQL can name it in a cast.
+std::string array_type_sql(Oid t) {
+    if (t == BPCHAROID) return "pg_catalog.bpchar[]";
+    char *n = nullptr;
+    pg_call([&] { n = format_type_be_qualified(t); });
+    return std::string(n) + "[]";
+}
+
 bool is_number_type(Oid t) {
     return t == INT2OID || t == INT4OID || t == INT8OID || t == FLOAT4OID || t == FLOAT8OID ||
            t == NUMERICOID;
@@ -891,9 +916,11 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
                  "every label in column \"" + lname_col + "\" is " + label.classes.at(0), {},
                  "A classifier needs rows of at least two classes.");
         label.target = label.classes.size() == 2 ? Target::binary : Target::classes;
-        // The class index of each row: its position among the classes (a typed comparison).
+        // The class index of each row: its position among the classes (a typed comparison, so
+        // that numerics written 2.0 and 2.00 are one class, as GROUP BY found them; bpchar
+        // without a length, which plain "character" would cut to one letter).
         label_sql = "(pg_catalog.array_position(" + spi::literal(array_literal(label.classes)) +
-                    "::" + label.type_name + "[], " + l.sql + ") - 1)::pg_catalog.float8";
+                    "::" + array_type_sql(l.type) + ", " + l.sql + ") - 1)::pg_catalog.float8";
     }
     const int classes = real ? 0 : int(label.classes.size());
     // epochs by default: enough for about 50,000 steps, at least 20 and at most 200 (a small
