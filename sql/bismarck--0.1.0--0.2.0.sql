@@ -428,4 +428,58 @@ COMMENT ON VIEW bismarck.progress IS
     'trainings running now, from any session: phase, epoch, rows done in this epoch, loss, elapsed and remaining seconds';
 GRANT SELECT ON bismarck.progress TO PUBLIC;
 
+-- ---- A comment on every function, aggregate, type, table and view --------------------------
+COMMENT ON FUNCTION bismarck.step_size_in(cstring) IS 'text input of bismarck.step_size: a positive number or ''auto''';
+COMMENT ON FUNCTION bismarck.step_size_out(bismarck.step_size) IS 'text output of bismarck.step_size';
+COMMENT ON FUNCTION bismarck.step_size(double precision) IS 'a step size from a number (implicit cast)';
+COMMENT ON FUNCTION bismarck.step_size(numeric) IS 'a step size from a number (implicit cast)';
+COMMENT ON FUNCTION bismarck.step_size(integer) IS 'a step size from a number (implicit cast)';
+COMMENT ON FUNCTION bismarck.model_state_in(cstring) IS 'text input of bismarck.model_state: exact hex, validated';
+COMMENT ON FUNCTION bismarck.model_state_out(bismarck.model_state) IS 'text output of bismarck.model_state: exact hex';
+COMMENT ON FUNCTION bismarck.model_state_recv(internal) IS 'binary input of bismarck.model_state, validated';
+COMMENT ON FUNCTION bismarck.model_state_send(bismarck.model_state) IS 'binary output of bismarck.model_state';
+COMMENT ON FUNCTION bismarck.lmf_init(bigint, bigint, integer, double precision, double precision, double precision, bigint) IS
+    'a factorization of an n_rows x n_cols matrix with small seeded random factors, for hand-written epochs';
+COMMENT ON FUNCTION bismarck.with_step_size(bismarck.model_state, double precision) IS
+    'the same model state with another step size, for the next hand-written epoch';
+COMMENT ON FUNCTION bismarck.epoch_rows(bismarck.model_state) IS 'rows the epoch that produced this state stepped on';
+COMMENT ON FUNCTION bismarck.intercept(bismarck.model_state) IS
+    'the intercept of a one-output linear model in the units of the raw features; NULL for multiclass models';
+COMMENT ON FUNCTION bismarck.epoch_combine(bismarck.model_state, bismarck.model_state) IS
+    'combine function of the epoch aggregates: averages partial models weighted by rows (model averaging), sums counters';
+COMMENT ON FUNCTION bismarck.lmf_step(bismarck.model_state, bigint, bigint, double precision, bismarck.model_state) IS
+    'transition function of bismarck.lmf_epoch: one gradient step on one observed cell';
+COMMENT ON FUNCTION bismarck.feature_stats_step(double precision[], double precision[]) IS 'transition function of bismarck.feature_stats';
+COMMENT ON FUNCTION bismarck.feature_stats_step(double precision[], real[]) IS 'transition function of bismarck.feature_stats';
+COMMENT ON FUNCTION bismarck.feature_stats_combine(double precision[], double precision[]) IS 'combine function of bismarck.feature_stats (Chan''s formula)';
+COMMENT ON AGGREGATE bismarck.feature_stats(real[]) IS
+    'array [n, dim, mean_1..mean_dim, m2_1..m2_dim] of a dense feature column';
+COMMENT ON AGGREGATE bismarck.logistic_epoch(real[], double precision, bismarck.model_state) IS
+    'one epoch of logistic regression over the rows aggregated (float4 features)';
+COMMENT ON AGGREGATE bismarck.logistic_epoch(bismarck.sparsevec, double precision, bismarck.model_state) IS
+    'one epoch of logistic regression over the rows aggregated (sparse features)';
+COMMENT ON AGGREGATE bismarck.svm_epoch(real[], double precision, bismarck.model_state) IS
+    'one epoch of a linear SVM over the rows aggregated (float4 features)';
+COMMENT ON AGGREGATE bismarck.svm_epoch(bismarck.sparsevec, double precision, bismarck.model_state) IS
+    'one epoch of a linear SVM over the rows aggregated (sparse features)';
+COMMENT ON AGGREGATE bismarck.linear_regression_epoch(real[], double precision, bismarck.model_state) IS
+    'one epoch of linear regression over the rows aggregated (float4 features)';
+COMMENT ON AGGREGATE bismarck.linear_regression_epoch(bismarck.sparsevec, double precision, bismarck.model_state) IS
+    'one epoch of linear regression over the rows aggregated (sparse features)';
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'bismarck'::regnamespace
+                AND p.proname IN ('logistic_step', 'svm_step', 'linear_regression_step') LOOP
+        EXECUTE format('COMMENT ON FUNCTION %s IS %L', f,
+                       'transition function of the matching bismarck.*_epoch aggregate: one gradient step on one row (the state is validated, whoever calls it)');
+    END LOOP;
+END
+$$;
+COMMENT ON TABLE bismarck.model_store IS 'the models (read them through bismarck.models; written only by the extension''s functions)';
+COMMENT ON TABLE bismarck.log_store IS 'one row per epoch of each training run (read it through bismarck.training_log)';
+COMMENT ON TABLE bismarck.grant_store IS 'the roles a model is shared with (bismarck.grant_model)';
+
 COMMENT ON SCHEMA bismarck_work IS 'scratch space of training runs (shuffled copies)';

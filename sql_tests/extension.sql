@@ -21,3 +21,14 @@ DROP SCHEMA bismarck;
 DROP ROLE bismarck_squatter;
 CREATE EXTENSION bismarck;
 SELECT bismarck.version();
+-- every function, aggregate, type, table and view of the extension has a comment
+SELECT p.oid::regprocedure::text AS undocumented FROM pg_proc p
+ WHERE p.pronamespace = 'bismarck'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL
+UNION ALL
+SELECT t.oid::regtype::text FROM pg_type t
+ WHERE t.typnamespace = 'bismarck'::regnamespace AND t.typcategory <> 'A' AND t.typrelid = 0
+   AND obj_description(t.oid, 'pg_type') IS NULL
+UNION ALL
+SELECT c.oid::regclass::text FROM pg_class c
+ WHERE c.relnamespace = 'bismarck'::regnamespace AND c.relkind IN ('r', 'v', 'm')
+   AND obj_description(c.oid, 'pg_class') IS NULL;
