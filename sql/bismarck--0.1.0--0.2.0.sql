@@ -482,4 +482,47 @@ COMMENT ON TABLE bismarck.model_store IS 'the models (read them through bismarck
 COMMENT ON TABLE bismarck.log_store IS 'one row per epoch of each training run (read it through bismarck.training_log)';
 COMMENT ON TABLE bismarck.grant_store IS 'the roles a model is shared with (bismarck.grant_model)';
 
+-- ---- Roles that own models --------------------------------------------------------------------
+-- A role that owns models holds SELECT on this empty table, so that DROP ROLE refuses to drop it
+-- ("privileges for table bismarck.model_owners") instead of leaving models whose owner no longer
+-- exists. The extension grants and revokes it as models are saved and dropped.
+CREATE TABLE bismarck.model_owners (nothing boolean);
+REVOKE ALL ON bismarck.model_owners FROM PUBLIC;
+COMMENT ON TABLE bismarck.model_owners IS
+    'roles that own models hold SELECT here, so that DROP ROLE refuses them; see bismarck.reassign_models';
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOR r IN SELECT DISTINCT a.rolname FROM bismarck.model_store m JOIN pg_catalog.pg_roles a ON a.oid = m.owner
+              WHERE m.owner <> (SELECT relowner FROM pg_catalog.pg_class WHERE oid = 'bismarck.model_store'::regclass) LOOP
+        EXECUTE format('GRANT SELECT ON bismarck.model_owners TO %I', r);
+    END LOOP;
+END
+$$;
+-- Ownership moves as REASSIGN OWNED moves objects (superusers only).
+CREATE FUNCTION bismarck.reassign_models(old_owner regrole, new_owner regrole) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        RAISE EXCEPTION 'permission denied to reassign the models of %', old_owner
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A superuser reassigns models, as with REASSIGN OWNED.';
+    END IF;
+    UPDATE bismarck.model_store SET owner = new_owner WHERE owner = old_owner;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE bismarck.log_store SET owner = new_owner WHERE owner = old_owner;
+    EXECUTE format('REVOKE SELECT ON bismarck.model_owners FROM %s', old_owner);
+    IF n > 0 AND new_owner::oid <> (SELECT relowner FROM pg_class WHERE oid = 'bismarck.model_store'::regclass) THEN
+        EXECUTE format('GRANT SELECT ON bismarck.model_owners TO %s', new_owner);
+    END IF;
+    RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION bismarck.reassign_models(regrole, regrole) FROM PUBLIC;
+COMMENT ON FUNCTION bismarck.reassign_models(regrole, regrole) IS
+    'give every model of old_owner to new_owner (superusers), so that old_owner can be dropped';
+
 COMMENT ON SCHEMA bismarck_work IS 'scratch space of training runs (shuffled copies)';

@@ -219,6 +219,20 @@ SELECT (SELECT name FROM bismarck.model_store ORDER BY name LIMIT 1) = 'x' AS na
        (SELECT owner FROM bismarck.model_store ORDER BY name LIMIT 1) = 0 AS owner_eq;
 RESET search_path;
 
+-- A role that owns models cannot be dropped: its models would be left to an owner that no
+-- longer exists. A superuser reassigns them first, as REASSIGN OWNED does for objects.
+CREATE ROLE bismarck_test_c;
+SET ROLE bismarck_test_c;
+CREATE TEMP TABLE c_data AS SELECT ARRAY[i::float8] AS x, i % 2 AS y FROM generate_series(1, 100) i;
+SELECT model FROM bismarck.train_logistic('sec_c', 'c_data', 'x', 'y', seed => 1, epochs => 2);
+DROP TABLE c_data;
+SELECT sec.try($$SELECT bismarck.reassign_models('bismarck_test_c', 'bismarck_test_b')$$) AS not_superuser;
+RESET ROLE;
+DROP ROLE bismarck_test_c;
+SELECT bismarck.reassign_models('bismarck_test_c', 'bismarck_test_b') AS reassigned;
+DROP ROLE bismarck_test_c;
+SELECT name, owner FROM bismarck.models WHERE name = 'sec_c';
+
 -- Clean up: models, then everything the roles own or were granted, then the roles.
 SELECT name, bismarck.drop_model(name) FROM bismarck.models
  WHERE name LIKE '%DROP TABLE y%' OR name LIKE 'sec%' ORDER BY name;

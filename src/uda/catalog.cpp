@@ -65,6 +65,22 @@ bool may_use_as(Oid owner, Oid caller = GetUserId()) {
     return ok;
 }
 
+// A role that owns models holds a privilege on bismarck.model_owners, so that DROP ROLE refuses
+// to drop it ("privileges for table bismarck.model_owners") instead of leaving models owned by a
+// role that no longer exists; the privilege goes with the role's last model. (The stores' owner
+// needs none: it owns the table.) Runs as the stores' owner, inside as_store_owner.
+void sync_owner_marker(Oid role) {
+    if (role == store_owner()) return;
+    const uint64_t n = spi::exec("SELECT 1 FROM bismarck.model_store WHERE owner = $1 LIMIT 1",
+                                 {{OIDOID, ObjectIdGetDatum(role)}}, false);
+    char *name = nullptr;
+    pg_call([&] { name = GetUserNameFromId(role, true); });
+    if (name == nullptr) return;
+    spi::exec(std::string(n > 0 ? "GRANT SELECT ON bismarck.model_owners TO "
+                                : "REVOKE SELECT ON bismarck.model_owners FROM ") +
+              spi::ident(name));
+}
+
 }  // namespace
 
 void check_name(const std::string &name) {
@@ -143,7 +159,7 @@ void save(const Record &r) {
     // A model of that name may have been committed by another session since the training run
     // checked (check_can_write): look again, with the row locked, and never replace a model the
     // caller may not replace.
-    Oid other_owner = InvalidOid;
+    Oid other_owner = InvalidOid, replaced_owner = InvalidOid;
     bool taken = false;
     as_store_owner([&] {
         spi::connect();
@@ -153,6 +169,7 @@ void save(const Record &r) {
         if (n > 0) {
             bool isnull;
             const Oid owner = DatumGetObjectId(spi::value(0, 1, &isnull));
+            replaced_owner = owner;
             if (!may_use_as(owner, caller)) other_owner = owner;
             taken = !r.replace;
         }
@@ -194,6 +211,8 @@ void save(const Record &r) {
              {FLOAT8OID, Float8GetDatum(r.seconds)},
              {OIDOID, ObjectIdGetDatum(caller)},
              {state_type, PointerGetDatum(r.state)}});
+        sync_owner_marker(caller);
+        if (OidIsValid(replaced_owner) && replaced_owner != caller) sync_owner_marker(replaced_owner);
         spi::finish();
     });
 }
@@ -243,6 +262,7 @@ bool drop(const std::string &name) {
         spi::exec("DELETE FROM bismarck.model_store WHERE name = $1", {text_arg(name)});
         spi::exec("DELETE FROM bismarck.log_store WHERE model = $1", {text_arg(name)});
         spi::exec("DELETE FROM bismarck.grant_store WHERE model = $1", {text_arg(name)});
+        sync_owner_marker(owner);
         spi::finish();
     });
     return true;
