@@ -20,6 +20,10 @@ CREATE TABLE e_ragged AS SELECT CASE WHEN i = 30 THEN ARRAY[1.0, 2.0, 3.0] ELSE 
 SELECT * FROM bismarck.train_logistic('e', 'e_ragged', 'x', 'y');
 CREATE TABLE e_2d AS SELECT ARRAY[[1.0, 2.0], [3.0, 4.0]]::float8[] AS x, 1 AS y;
 SELECT * FROM bismarck.train_logistic('e', 'e_2d', 'x', 'y');
+-- an error inside the driver's own queries comes without them as CONTEXT
+\set SHOW_CONTEXT errors
+SELECT * FROM bismarck.train_logistic('e', 'e_2d', 'x', 'y');
+\set SHOW_CONTEXT never
 CREATE TABLE e_nan AS SELECT ARRAY[1.0, CASE WHEN i = 5 THEN 'NaN'::float8 ELSE i END] AS x, i % 2 AS y FROM generate_series(1, 10) i;
 SELECT * FROM bismarck.train_logistic('e', 'e_nan', 'x', 'y');
 -- one class only, more classes than a classifier may have, empty table, NULLs

@@ -33,6 +33,23 @@ std::string literal(const std::string &s) {
     return q;
 }
 
+// An error raised inside one of the driver's own queries (a cast of the user's column, a check
+// of the statistics aggregate) is about the user's table: it is re-raised with its message,
+// detail and hint only, without the internal query as CONTEXT, which names scratch tables and
+// helper functions the user never wrote.
+template <class F>
+void run_query(F &&f) {
+    try {
+        pg_call(f);
+    } catch (PgError &e) {
+        e.data->context = nullptr;
+        e.data->internalquery = nullptr;
+        e.data->internalpos = 0;
+        e.data->cursorpos = 0;
+        throw;
+    }
+}
+
 uint64_t exec(const std::string &sql, const std::vector<Arg> &args, bool read_only) {
     std::vector<Oid> types;
     std::vector<Datum> values;
@@ -43,7 +60,7 @@ uint64_t exec(const std::string &sql, const std::vector<Arg> &args, bool read_on
         nulls.push_back(a.null ? 'n' : ' ');
     }
     int rc = 0;
-    pg_call([&] {
+    run_query([&] {
         rc = SPI_execute_with_args(sql.c_str(), int(args.size()), types.data(), values.data(),
                                    nulls.data(), read_only, 0);
     });
@@ -127,7 +144,7 @@ uint64_t Plan::exec(const std::vector<Arg> &args, bool read_only) const {
         nulls.push_back(a.null ? 'n' : ' ');
     }
     int rc = 0;
-    pg_call([&] { rc = SPI_execute_plan(plan, values.data(), nulls.data(), read_only, 0); });
+    run_query([&] { rc = SPI_execute_plan(plan, values.data(), nulls.data(), read_only, 0); });
     if (rc < 0)
         fail(ERRCODE_INTERNAL_ERROR, "SPI_execute_plan failed (" + std::to_string(rc) + ")");
     return SPI_processed;
