@@ -525,4 +525,19 @@ REVOKE ALL ON FUNCTION bismarck.reassign_models(regrole, regrole) FROM PUBLIC;
 COMMENT ON FUNCTION bismarck.reassign_models(regrole, regrole) IS
     'give every model of old_owner to new_owner (superusers), so that old_owner can be dropped';
 
+-- ---- Sparse features are scaled ---------------------------------------------------------------
+CREATE FUNCTION bismarck.sparse_stats_step(double precision[], bismarck.sparsevec)
+    RETURNS double precision[]
+    AS 'MODULE_PATHNAME', 'bismarck_sparse_stats_step' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION bismarck.sparse_stats_combine(double precision[], double precision[])
+    RETURNS double precision[]
+    AS 'MODULE_PATHNAME', 'bismarck_sparse_stats_combine' LANGUAGE C PARALLEL SAFE;
+CREATE AGGREGATE bismarck.sparse_stats(bismarck.sparsevec) (
+    SFUNC = bismarck.sparse_stats_step, STYPE = double precision[],
+    COMBINEFUNC = bismarck.sparse_stats_combine, PARALLEL = SAFE);
+COMMENT ON FUNCTION bismarck.sparse_stats_step(double precision[], bismarck.sparsevec) IS 'transition function of bismarck.sparse_stats';
+COMMENT ON FUNCTION bismarck.sparse_stats_combine(double precision[], double precision[]) IS 'combine function of bismarck.sparse_stats';
+COMMENT ON AGGREGATE bismarck.sparse_stats(bismarck.sparsevec) IS
+    'array [n, dim, sumsq_1..sumsq_dim] of a sparse feature column (the training driver''s scaler)';
+
 COMMENT ON SCHEMA bismarck_work IS 'scratch space of training runs (shuffled copies)';

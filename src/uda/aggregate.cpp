@@ -383,7 +383,14 @@ Datum linear_transition(FunctionCallInfo fcinfo, const char *trainer) {
     } else {
         const SparseVec *v = sparsevec_from_datum(PG_GETARG_DATUM(1));
         if (v->dim != h->model.dim) dimension_error(v->dim, h->model.dim, h);
-        linear_row(h, sparsevec_row(v), y, buffer + h->model.dim);
+        igd::SparseRow row = sparsevec_row(v);
+        if (const double *scaler = igd::state_scaler(h)) {
+            // scaled, not centred: the row stays sparse (its values into the reused buffer)
+            const double *inv = scaler + h->model.dim;
+            for (int32_t k = 0; k < row.nnz; ++k) buffer[k] = row.value[k] * inv[row.index[k]];
+            row.value = buffer;
+        }
+        linear_row(h, row, y, buffer + h->model.dim);
     }
     PG_RETURN_POINTER(h);
 }

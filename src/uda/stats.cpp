@@ -4,6 +4,7 @@
 // that every row has the same dimension and only finite values, naming the offending row.
 // The state is a float8[] [n, dim, mean_1..mean_d, m2_1..m2_d], updated in place.
 #include "uda/boundary.hpp"
+#include "uda/sparsevec.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -136,5 +137,89 @@ BISMARCK_FUNCTION(bismarck_feature_stats_combine) {
         }
         sa[0] = n;
     }
+    PG_RETURN_POINTER(a);
+}
+
+// bismarck.sparse_stats(features sparsevec): [n, dim, sumsq_1..sumsq_dim], each coordinate's sum
+// of squares over the rows (zeros included by omission), in O(non-zeros) per row. The driver
+// scales sparse features by 1 / sqrt(sumsq_j / n) without centring them, so rows stay sparse.
+namespace {
+
+double *sparse_stats_data(ArrayType *a) {
+    const bool shaped =
+        ARR_NDIM(a) == 1 && ARR_ELEMTYPE(a) == FLOAT8OID && !ARR_HASNULL(a) && ARR_DIMS(a)[0] >= 2;
+    double *s = shaped ? reinterpret_cast<double *>(ARR_DATA_PTR(a)) : nullptr;
+    if (s == nullptr || !(s[1] >= 0.0 && s[1] <= double(MaxArraySize)) ||
+        s[1] != std::floor(s[1]) || int64_t(ARR_DIMS(a)[0]) != 2 + int64_t(s[1]))
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "not a bismarck.sparse_stats state", {},
+             "The state of sparse_stats is only made by sparse_stats itself.");
+    return s;
+}
+
+ArrayType *new_sparse_stats(int64_t dim, MemoryContext context) {
+    MemoryContext old = MemoryContextSwitchTo(context);
+    const int n = int(2 + dim);
+    const Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(double) * n;
+    ArrayType *a = static_cast<ArrayType *>(palloc0(bytes));
+    SET_VARSIZE(a, bytes);
+    a->ndim = 1;
+    a->dataoffset = 0;
+    a->elemtype = FLOAT8OID;
+    ARR_DIMS(a)[0] = n;
+    ARR_LBOUND(a)[0] = 1;
+    MemoryContextSwitchTo(old);
+    reinterpret_cast<double *>(ARR_DATA_PTR(a))[1] = double(dim);
+    return a;
+}
+
+}  // namespace
+
+BISMARCK_FUNCTION(bismarck_sparse_stats_step) {
+    MemoryContext context;
+    if (!AggCheckCallContext(fcinfo, &context))
+        fail(ERRCODE_FEATURE_NOT_SUPPORTED, "sparse_stats must be called as an aggregate");
+    if (PG_ARGISNULL(1)) {
+        if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+        PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+    }
+    const bismarck::uda::SparseVec *v = bismarck::uda::sparsevec_from_datum(PG_GETARG_DATUM(1));
+    ArrayType *state = PG_ARGISNULL(0) ? new_sparse_stats(v->dim, context)
+                                       : PG_GETARG_ARRAYTYPE_P(0);
+    double *s = sparse_stats_data(state);
+    if (int64_t(s[1]) != v->dim)
+        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+             "sparse features have " + std::to_string(v->dim) +
+                 " dimensions but earlier rows have " + std::to_string(int64_t(s[1])),
+             {}, "Every row's sparse vector must have the same dimension.");
+    const int32_t *idx = bismarck::uda::sparsevec_index(v);
+    const double *val = bismarck::uda::sparsevec_values(v);
+    for (int32_t k = 0; k < v->nnz; ++k) s[2 + idx[k]] += val[k] * val[k];
+    s[0] += 1.0;
+    PG_RETURN_POINTER(state);
+}
+
+BISMARCK_FUNCTION(bismarck_sparse_stats_combine) {
+    MemoryContext context;
+    if (!AggCheckCallContext(fcinfo, &context))
+        fail(ERRCODE_FEATURE_NOT_SUPPORTED, "sparse_stats must be called as an aggregate");
+    if (PG_ARGISNULL(1)) {
+        if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+        PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+    }
+    const double *sb = sparse_stats_data(PG_GETARG_ARRAYTYPE_P(1));
+    const int64_t dim = int64_t(sb[1]);
+    if (PG_ARGISNULL(0)) {
+        ArrayType *a = new_sparse_stats(dim, context);
+        memcpy(ARR_DATA_PTR(a), sb, sizeof(double) * (2 + dim));
+        PG_RETURN_POINTER(a);
+    }
+    ArrayType *a = PG_GETARG_ARRAYTYPE_P(0);
+    double *sa = sparse_stats_data(a);
+    if (int64_t(sa[1]) != dim)
+        fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "sparse features have " + std::to_string(dim) +
+                                                " dimensions in some rows and " +
+                                                std::to_string(int64_t(sa[1])) + " in others");
+    for (int64_t j = 0; j < 2 + dim; ++j)
+        if (j != 1) sa[j] += sb[j];
     PG_RETURN_POINTER(a);
 }

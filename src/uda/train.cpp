@@ -829,7 +829,7 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     // subquery exposes only its own columns, so the source's column names cannot clash.
     const bool real = label.target == Target::real;
     spi::exec("SELECT count(*), count(*) FILTER (WHERE NOT ok), " +
-                  std::string(sparse ? "NULL::float8[]"
+                  std::string(sparse ? "bismarck.sparse_stats(f) FILTER (WHERE ok)"
                                      : "bismarck.feature_stats(f) FILTER (WHERE ok)") +
                   ", " +
                   (sparse ? "min(bismarck.dims(f)) FILTER (WHERE ok), max(bismarck.dims(f)) "
@@ -864,6 +864,20 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
             fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "sparse features have different dimensions: " +
                                                     std::to_string(spi::int64_value(0, 4)) +
                                                     " and " + std::to_string(dim));
+        // Sparse features are scaled, not centred (a centred row is no longer sparse): each by
+        // the root mean square of its values over the rows.
+        Datum d = spi::value(0, 3, &isnull);
+        if (standardize && !isnull) {
+            ArrayType *arr = DatumGetArrayTypeP(d);
+            const double *s = reinterpret_cast<const double *>(ARR_DATA_PTR(arr));
+            if (int64_t(s[1]) == dim && s[0] > 0) {
+                scaler.assign(2 * dim, 0.0);
+                for (int64_t j = 0; j < dim; ++j) {
+                    const double rms = std::sqrt(s[2 + j] / s[0]);
+                    scaler[dim + j] = rms > 1e-12 ? 1.0 / rms : 1.0;
+                }
+            }
+        }
     } else {
         Datum d = spi::value(0, 3, &isnull);
         if (isnull) fail(ERRCODE_NO_DATA_FOUND, "no feature statistics");
@@ -966,7 +980,7 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     rec.dimension = dim;
     run.options_json = ", \"batch\": " + std::to_string(batch) +
                        ", \"average\": " + (run.average ? "true" : "false") +
-                       ", \"standardize\": " + (standardize && !sparse ? "true" : "false") +
+                       ", \"standardize\": " + (!scaler.empty() ? "true" : "false") +
                        ", \"sparse\": " + (sparse ? "true" : "false");
     const Summary s = train(run, init);
     spi::finish();
