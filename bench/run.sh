@@ -293,9 +293,9 @@ for ds in dense sparse; do
       "SELECT * FROM bismarck.train_svm('peer_svm_${ds}_$r', '$ds', 'x', 'label', epochs => $EPOCHS, $(opts $r))"
   done
   for m in lr svm; do
-    psql_q -c "$SERIAL" -c "SELECT avg((bismarck.predict('peer_${m}_${ds}_1', x) = label)::int) FROM ${ds}_test" | tail -1 |
+    psql_q -c "$SERIAL" -c "SELECT avg((bismarck.predict('peer_${m}_${ds}_1', x) = label::text)::int) FROM ${ds}_test" | tail -1 |
       { read -r a; rec peers "$ds" "bismarck $m" test_accuracy "$a"; }
-    psql_q -c "$SERIAL" -c "SELECT avg((bismarck.predict('peer_${m}_${ds}_1', x) = label)::int) FROM ${ds}" | tail -1 |
+    psql_q -c "$SERIAL" -c "SELECT avg((bismarck.predict('peer_${m}_${ds}_1', x) = label::text)::int) FROM ${ds}" | tail -1 |
       { read -r a; rec peers "$ds" "bismarck $m" train_accuracy "$a"; }
   done
 done
@@ -373,7 +373,7 @@ for w in 0 2; do
     "bare C dot product, weights a constant array" "SELECT sum(bench.dot((SELECT coefficients FROM bismarck.models WHERE name = 'peer_svm_dense_1'), x)) FROM $largest" \
     "predict_proba(LR model by name, x)" "SELECT sum(bismarck.predict_proba('peer_lr_dense_1', x)) FROM $largest" \
     "decision_function(SVM model by name, x)" "SELECT sum(bismarck.decision_function('peer_svm_dense_1', x)) FROM $largest" \
-    "predict(LR model by name, x): class" "SELECT sum(bismarck.predict('peer_lr_dense_1', x)) FROM $largest"
+    "predict(LR model by name, x): class" "SELECT sum(bismarck.predict('peer_lr_dense_1', x)::int) FROM $largest"
 done
 
 ##################################################################### export, report

@@ -65,6 +65,15 @@ for t in fuzz concurrency; do
   if grep -qx "$t exit 0" build/fuzz.log; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 
+echo "== live progress from another session (tests/progress/progress_test.py: restarts its cluster)"
+if ./scripts/cluster.sh run -- /usr/bin/python3 tests/progress/progress_test.py >build/progress.log 2>&1; then
+  tail -1 build/progress.log
+  passed=$((passed + 1))
+else
+  cat build/progress.log
+  failed=$((failed + 1))
+fi
+
 echo "== the README's SQL examples"
 awk '/^```sql/{f=1;next} /^```/{f=0} f' README.md >build/readme.sql
 if ./scripts/cluster.sh run -- psql -X -q -v ON_ERROR_STOP=1 -f build/readme.sql >build/readme.log 2>&1; then

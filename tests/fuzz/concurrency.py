@@ -177,8 +177,8 @@ def concurrent_training(log):
                   "%d of 4 identical" % len(same))
         else:
             quality = q("""
-                SELECT round(avg((bismarck.predict('c_logistic', x) = y::int)::int), 2) > 0.7
-                   AND round(avg((bismarck.predict('c_svm', x) = y::int)::int), 2) > 0.7
+                SELECT round(avg((bismarck.predict('c_logistic', x)::boolean = y)::int), 2) > 0.7
+                   AND round(avg((bismarck.predict('c_svm', x)::boolean = y)::int), 2) > 0.7
                   FROM dense""")
             lmf = q("SELECT rmse < 1.5 FROM bismarck.evaluate('c_lmf', 'ratings')")
             sparse = q("SELECT accuracy > 0.7 FROM bismarck.evaluate('c_sparse', 'sparse')")
