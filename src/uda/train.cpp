@@ -937,10 +937,10 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
                     "::" + array_type_sql(l.type) + ", " + l.sql + ") - 1)::pg_catalog.float8";
     }
     const int classes = real ? 0 : int(label.classes.size());
-    // epochs by default: enough for about 50,000 steps, at least 20 and at most 200 (a small
+    // epochs by default: enough for about 200,000 steps, at least 20 and at most 500 (a small
     // table needs many passes for SGD to settle; the stopping rule ends most runs early).
     if (!run.opt.epochs_given)
-        run.opt.epochs = int(std::clamp<int64_t>((50000 + run.rows - 1) / run.rows, 20, 200));
+        run.opt.epochs = int(std::clamp<int64_t>((200000 + run.rows - 1) / run.rows, 20, 500));
     // l2 by default: 1 / rows, the regularisation of scikit-learn's defaults (C = 1 for
     // LogisticRegression and LinearSVC, alpha = 1 for Ridge) in this objective's terms.
     if (!run.opt.l2_given) run.opt.l2 = 1.0 / double(run.rows);
