@@ -34,7 +34,11 @@ queries=(
   "scan (serial)|SET max_parallel_workers_per_gather = 0; SELECT sum(x[54]) FROM forest"
   "scan (parallel plan allowed, 2 workers)|SET max_parallel_workers_per_gather = 2; SELECT sum(x[54]) FROM forest"
   "block_shuffle, runs of 1 page|SELECT sum(x[54]) FROM forest TABLESAMPLE bismarck.block_shuffle(%k, 1)"
+  "block_shuffle, runs of 4 pages|SELECT sum(x[54]) FROM forest TABLESAMPLE bismarck.block_shuffle(%k, 4)"
   "block_shuffle, runs of 16 pages|SELECT sum(x[54]) FROM forest TABLESAMPLE bismarck.block_shuffle(%k, 16)"
+  "LR epoch (0.1.0 aggregate, serial) over the table|SET max_parallel_workers_per_gather = 0; SELECT bismarck.epoch_loss(bismarck.logistic_epoch(x, label, bismarck.logistic_init(54, 1e-9))) FROM forest"
+  "LR epoch over block_shuffle, runs of 1 page|SELECT bismarck.epoch_loss(bismarck.logistic_epoch(x, label, bismarck.logistic_init(54, 1e-9))) FROM forest TABLESAMPLE bismarck.block_shuffle(%k, 1)"
+  "LR epoch over block_shuffle, runs of 16 pages|SELECT bismarck.epoch_loss(bismarck.logistic_epoch(x, label, bismarck.logistic_init(54, 1e-9))) FROM forest TABLESAMPLE bismarck.block_shuffle(%k, 16)"
   "block_shuffle, 1 page, + ORDER BY random() of the rows (a full sort)|SELECT sum(x[54]) FROM (SELECT x FROM forest TABLESAMPLE bismarck.block_shuffle(%k, 1) ORDER BY random()) s"
   "shuffle once: bismarck.shuffle (CTAS ORDER BY random())|DROP TABLE IF EXISTS forest_shuffled; SELECT bismarck.shuffle('forest', 'forest_shuffled', %k)"
 )

@@ -219,6 +219,9 @@ int main(int argc, char **argv) {
         for (int b : {1, 10, 100, 1000})
             row("(b) page order + buffer of " + std::to_string(b) + " pages",
                 [&](uint64_t k) { return corgipile(n, d, k, b, 1); });
+        for (int b : {100, 1000})
+            row("(b) runs of 4 pages + buffer of " + std::to_string(b) + " pages",
+                [&](uint64_t k) { return corgipile(n, d, k, b, 4); });
         for (int b : {10, 100, 1000})
             row("(b) runs of 16 pages + buffer of " + std::to_string(b) + " pages",
                 [&](uint64_t k) { return corgipile(n, d, k, b, 16); });

@@ -20,6 +20,22 @@
 //   at the end:    buf.flush(step);                    // the last, partial buffer
 // where step is a generic callable taking (const igd::DenseRow<double>&, double) and
 // (const igd::SparseRow&, double), e.g. [&](const auto &row, double y) { ... }.
+//
+// Integration into the epoch aggregate (the transition function cannot tell the last row; the
+// rows still buffered then must be stepped by whoever sees the state next):
+//   - Region inside the state (recommended): begin_epoch allocates the state with
+//     RowBuffer::bytes_for(...) more bytes after `prev` and create()s the buffer there, seeded
+//     with (state seed, epoch). Transition: checks (NULL, label) first, then add_dense/
+//     add_sparse with the existing per-row step as `step`. A FINALFUNC (FINALFUNC_MODIFY =
+//     READ_WRITE) flushes and returns the state without the region. The combine function
+//     flushes each partial state's pending rows into that state's own model before averaging
+//     (shared memory: into the shared model). Partial states (parallel workers, Citus shards)
+//     then carry their pending rows to whoever combines them; validate() checks a region that
+//     came from outside before it is attached.
+//   - Region beside the state (serial only): palloc'd in the aggregate context and found from
+//     the state pointer (the transition and final functions have different FmgrInfos, so one
+//     function's fn_extra is not visible to the other); a partial aggregate (aggsplit !=
+//     AGGSPLIT_SIMPLE) would lose its worker's last rows and must be refused.
 #pragma once
 
 #include <cstddef>
@@ -173,8 +189,10 @@ class RowBuffer {
         double *v;
         int32_t *idx;
         if (!reserve_sparse(nnz, dim, label, &v, &idx)) return false;
-        std::memcpy(v, value, sizeof(double) * size_t(nnz));
-        std::memcpy(idx, index, sizeof(int32_t) * size_t(nnz));
+        if (nnz > 0) {  // an empty row may come with null arrays (memcpy's are non-null)
+            std::memcpy(v, value, sizeof(double) * size_t(nnz));
+            std::memcpy(idx, index, sizeof(int32_t) * size_t(nnz));
+        }
         return true;
     }
 
