@@ -540,4 +540,10 @@ COMMENT ON FUNCTION bismarck.sparse_stats_combine(double precision[], double pre
 COMMENT ON AGGREGATE bismarck.sparse_stats(bismarck.sparsevec) IS
     'array [n, dim, sumsq_1..sumsq_dim] of a sparse feature column (the training driver''s scaler)';
 
+-- ---- Shuffling without a copy (CorgiPile) ----------------------------------------------------
+CREATE FUNCTION bismarck.block_shuffle(internal) RETURNS tsm_handler
+    AS 'MODULE_PATHNAME', 'bismarck_block_shuffle_handler' LANGUAGE C STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION bismarck.block_shuffle(internal) IS
+    'TABLESAMPLE method: every row once, pages visited in a seeded random order of runs of consecutive pages; arguments (seed bigint, pages_per_run integer, 0 = default 1)';
+
 COMMENT ON SCHEMA bismarck_work IS 'scratch space of training runs (shuffled copies)';

@@ -25,6 +25,7 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
@@ -165,7 +166,8 @@ Options read_options(const Args &a) {
     }
     if (a.has("l1")) o.l1 = checked(a.number("l1", 0), "l1", 0.0, false);
     if (a.has("tolerance")) o.tolerance = checked(a.number("tolerance", 0), "tolerance", 0, false);
-    o.shuffle = one_of(a.text("shuffle", "once"), "shuffle", "once", "never", "every_epoch");
+    o.shuffle =
+        one_of(a.text("shuffle", "once"), "shuffle", "once", "never", "every_epoch", "blocks");
     o.parallelism = one_of(a.text("parallelism", "serial"), "parallelism", "serial",
                            "shared_memory", "shared_memory_locked", "model_averaging");
     if (a.has("workers")) {
@@ -363,12 +365,34 @@ double objective(const Run &run, const StateHeader *h, const double *params) {
 }
 
 // step: shuffle. Shuffle once (or never: scan the source as it is, projected to the inputs).
+// 'blocks' needs no copy (CorgiPile, Xu et al. SIGMOD 2022): every epoch scans the source's pages
+// in a new seeded random order (the TABLESAMPLE method bismarck.block_shuffle, src/shuffle).
+std::string block_order_sql(const Run &run, int64_t seed) {
+    return "(SELECT " + run.projection() + " FROM " + run.source_sql +
+           " TABLESAMPLE bismarck.block_shuffle(" + std::to_string(seed) + ", 1) WHERE " +
+           run.not_null + ") AS source";
+}
+
 void shuffle_step(Run &run, int workers) {
-    if (run.opt.shuffle == "never")
+    if (run.opt.shuffle == "never") {
         run.table = "(SELECT " + run.projection() + " FROM " + run.source_sql + " WHERE " +
                     run.not_null + ") AS source";
-    else
+    } else if (run.opt.shuffle == "blocks") {
+        char kind = 0;
+        pg_call([&] { kind = get_rel_relkind(run.relid); });
+        if (kind != RELKIND_RELATION && kind != RELKIND_MATVIEW)
+            fail(ERRCODE_WRONG_OBJECT_TYPE,
+                 "shuffle => 'blocks' needs a table or materialized view, and " + run.source_sql +
+                     " is neither",
+                 {}, "Use shuffle => 'once'.");
+        if (workers > 0)
+            fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+                 "shuffle => 'blocks' runs serially: PostgreSQL 15 has no parallel sample scans",
+                 {}, "Use shuffle => 'once' with parallelism => '" + run.opt.parallelism + "'.");
+        run.table = block_order_sql(run, run.opt.seed);
+    } else {
         run.table = run.shuffled_copy(run.opt.seed, workers);
+    }
 }
 
 // step: step size. Given, or calibrated on a sample (as Bottou's SGD does): for each candidate,
@@ -446,6 +470,7 @@ Summary train(Run &run, StateHeader *init) {
         }
     }
     run.gucs.set("synchronize_seqscans", "off");
+    run.gucs.set("jit", "off");  // compiling every epoch's plan costs more than it saves
     progress::set_plan(std::string(models::task_name(run.task)), o.epochs);
     progress::set_workers(workers);
     if (o.shuffle != "never") progress::phase("shuffle");
@@ -497,6 +522,10 @@ Summary train(Run &run, StateHeader *init) {
         check_for_interrupts();
         progress::epoch(epoch + 1, run.rows, loss);
         const double te = now_seconds();
+        if (o.shuffle == "blocks" && epoch > 0) {
+            run.table = block_order_sql(run, o.seed + epoch);
+            plan.prepare(run.epoch_sql(run.table), {run.state_type});
+        }
         if (o.shuffle == "every_epoch" && epoch > 0) {
             run.table = run.shuffled_copy(o.seed + epoch, workers);
             if (parallel && workers > 0)
