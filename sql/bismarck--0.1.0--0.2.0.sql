@@ -159,7 +159,8 @@ CREATE FUNCTION bismarck.train_logistic(
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
         standardize boolean DEFAULT true, batch integer DEFAULT NULL,
-        average boolean DEFAULT true)
+        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
+        init_model text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_logistic' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_svm(
@@ -172,7 +173,8 @@ CREATE FUNCTION bismarck.train_svm(
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
         standardize boolean DEFAULT true, batch integer DEFAULT NULL,
-        average boolean DEFAULT true)
+        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
+        init_model text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_svm' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_linear_regression(
@@ -185,7 +187,8 @@ CREATE FUNCTION bismarck.train_linear_regression(
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
         standardize boolean DEFAULT true, batch integer DEFAULT NULL,
-        average boolean DEFAULT true)
+        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
+        init_model text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_linear_regression' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_lmf(
@@ -198,7 +201,7 @@ CREATE FUNCTION bismarck.train_lmf(
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        max_norm double precision DEFAULT 0)
+        max_norm double precision DEFAULT 0, max_seconds double precision DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_lmf' LANGUAGE C VOLATILE ROWS 1;
 COMMENT ON FUNCTION bismarck.train_logistic IS

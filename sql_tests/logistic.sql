@@ -97,3 +97,14 @@ SELECT bismarck.shuffle('lr_train', 'lr_train_shuffled', seed => 1) AS shuffled_
 SELECT current_setting('synchronize_seqscans') AS sync_scans,
        current_setting('max_parallel_workers_per_gather') AS workers_per_gather;
 COMMIT;
+-- a time budget stops after the epoch that reaches it and keeps the model trained so far
+SELECT epochs < 50 AS stopped_early, converged FROM bismarck.train_logistic('lr_budget', 'lr_train', 'x', 'y',
+       seed => 1, epochs => 50, tolerance => 0, max_seconds => 0.000001);
+SELECT round(accuracy::numeric, 1) >= 0.9 AS still_a_model FROM bismarck.evaluate('lr_budget', 'lr_test');
+-- warm start: one more epoch from the trained model starts where it ended
+SELECT round(loss::numeric, 3) <= (SELECT round(loss::numeric, 3) + 0.005 FROM bismarck.models WHERE name = 'lr') AS starts_trained
+  FROM bismarck.train_logistic('lr_warm', 'lr_train', 'x', 'y', seed => 2, epochs => 1, init_model => 'lr');
+SELECT (SELECT loss FROM bismarck.models WHERE name = 'lr_warm') < t.loss AS better_than_a_cold_epoch
+  FROM bismarck.train_logistic('lr_cold', 'lr_train', 'x', 'y', seed => 2, epochs => 1) t;
+SELECT * FROM bismarck.train_logistic('lr_warm2', 'lr_train', 'x', 'y', epochs => 1, init_model => 'lr_pm_nope');
+SELECT * FROM bismarck.train_svm('lr_warm3', 'lr_train', 'x', 'y', epochs => 1, init_model => 'lr');

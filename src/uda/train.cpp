@@ -112,6 +112,8 @@ struct Options {
     int epochs = 20;
     bool epochs_given = false;
     int patience = 5;
+    double max_seconds = 0.0;  // 0: no time budget
+    std::string init_model;    // warm start from this model
     double step = 0.0;  // 0: auto
     double decay = 0.95;
     double l2 = 0.0, l1 = 0.0;
@@ -183,6 +185,9 @@ Options read_options(const Args &a) {
         o.seed = int64_t((uint64_t(rd()) << 31 ^ rd()) & 0x7fffffffffffull);
     }
     o.on_null = one_of(a.text("on_null", "skip"), "on_null", "skip", "error");
+    if (a.has("max_seconds"))
+        o.max_seconds = checked(a.number("max_seconds", 0), "max_seconds", 0.0, true);
+    o.init_model = a.text("init_model", "");
     if (a.has("replace")) o.replace = DatumGetBool(a.get("replace"));
     return o;
 }
@@ -600,6 +605,13 @@ Summary train(Run &run, StateHeader *init) {
             }
             state->epoch.steps += out_rows;
         }
+        // a time budget: stop after the epoch that reaches it, keeping the model trained so far
+        if (o.max_seconds > 0.0 && now_seconds() - t0 >= o.max_seconds && epoch + 1 < o.epochs) {
+            notice("stopping after epoch " + std::to_string(epoch + 1) + ": max_seconds (" +
+                   fmt(o.max_seconds) + ") reached");
+            ++epoch;
+            break;
+        }
         if (o.tolerance > 0.0 && loss > best - o.tolerance * std::abs(best)) {
             if (++stale >= o.patience) {
                 converged = true;
@@ -663,6 +675,8 @@ Summary train(Run &run, StateHeader *init) {
        << ", \"tolerance\": " << o.tolerance << ", \"shuffle\": " << json_string(o.shuffle)
        << ", \"parallelism\": " << json_string(o.parallelism) << ", \"workers\": " << workers
        << ", \"seed\": " << o.seed << ", \"on_null\": " << json_string(o.on_null)
+       << ", \"patience\": " << o.patience << ", \"max_seconds\": " << o.max_seconds
+       << ", \"init_model\": " << (o.init_model.empty() ? "null" : json_string(o.init_model))
        << run.options_json << "}";
     rec.options_json = js.str();
     catalog::save(rec);
@@ -772,6 +786,36 @@ bool is_class_type(Oid t) {
     bool is_enum = false;
     pg_call([&] { is_enum = type_is_enum(t); });
     return is_enum;
+}
+
+// Warm start (init_model => 'name'): the training starts from a stored model of the same task,
+// features and classes, whose parameters and scaler (the parameters are in its units) replace
+// the fresh ones. A model the caller may use, checked like a prediction by name.
+void warm_start(Run &run, StateHeader *init) {
+    catalog::Model from = catalog::load(run.opt.init_model, CurrentMemoryContext);
+    const StateHeader *h = from.state;
+    auto refuse = [&](const std::string &what) {
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "model \"" + run.opt.init_model + "\" cannot start this training: " + what, {},
+             "init_model needs a model of the same task trained on the same features and classes.");
+    };
+    if (h->model.task != init->model.task)
+        refuse("it is " + std::string(models::task_name(task_of(h))) + ", this is " +
+               std::string(models::task_name(task_of(init))));
+    if (h->model.dim != init->model.dim || h->model.outputs != init->model.outputs)
+        refuse("it has " + std::to_string(h->model.dim) + " features, this has " +
+               std::to_string(init->model.dim));
+    if (h->model.n_scaler != init->model.n_scaler)
+        refuse("one is standardised and the other is not");
+    if (h->model.meta_bytes != init->model.meta_bytes ||
+        memcmp(igd::state_meta(h), igd::state_meta(init), size_t(h->model.meta_bytes)) != 0)
+        refuse("its classes differ");
+    memcpy(igd::state_params(init), igd::state_params(h), sizeof(double) * h->model.n_params);
+    if (h->model.n_scaler)
+        memcpy(const_cast<double *>(igd::state_scaler(init)), igd::state_scaler(h),
+               sizeof(double) * h->model.n_scaler);
+    init->model.target_mean = h->model.target_mean;
+    init->model.target_scale = h->model.target_scale;
 }
 
 // The statistics of the features and the label, in one scan, and the classes in a second one.
@@ -1000,6 +1044,7 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     if (!scaler.empty())
         memcpy(const_cast<double *>(igd::state_scaler(init)), scaler.data(),
                sizeof(double) * scaler.size());
+    if (!run.opt.init_model.empty()) warm_start(run, init);
 
     catalog::Record &rec = run.record;
     rec.name = run.model;
