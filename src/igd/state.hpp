@@ -67,8 +67,8 @@ struct EpochInfo {
     int64_t n_work;       // doubles in the work block
     int64_t avg_steps;    // averaging: steps averaged before this epoch (see kAveraging)
     int64_t steps;        // kDecayPerRow: steps taken before this epoch, in all epochs
-    int64_t processes;    // shared memory: processes planned to step the model (for averaging)
-    int64_t avg_reach;    // shared-memory averaging: 1 + the largest step index used this epoch
+    int64_t step_base;    // shared-memory averaging: the global index of this batch's first step
+    int64_t reserved64;
 };
 
 struct StateHeader {
@@ -225,7 +225,7 @@ inline std::string validate_state(const void *p, size_t len, ShapeRule params_fo
         return "model state has an invalid meta block";
     if (e.parallelism > 3) return "model state has an unknown parallelism";
     if (e.n_work < 0 || e.n_work > 3 * m.n_params) return "model state has an invalid work block";
-    if (e.steps < 0 || e.processes < 0 || e.avg_reach < 0) return "model state has invalid counters";
+    if (e.steps < 0 || e.step_base < 0) return "model state has invalid counters";
     if ((e.flags & kAveraging) && (e.avg_steps < 0 || (!(e.flags & kShared) && e.n_work < m.n_params)))
         return "model state has an invalid averaging block";
     if (len != state_bytes(h)) return "model state's size does not match its header";

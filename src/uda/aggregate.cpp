@@ -33,6 +33,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -160,7 +161,6 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, CallSite *site, int model_arg,
     h->epoch.nulls_skipped = 0;
     h->epoch.loss_sum = 0.0;
     h->epoch.participants = IsParallelWorker() ? 1 : 0;  // combined: how many workers saw rows
-    h->epoch.avg_reach = 0;
     locate(h);  // attach the shared model now, so a bad handle fails on the first row
     site->trusted = h;
     return h;
@@ -266,20 +266,23 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
         if (eval_only)
             return igd::linear_loss<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y, scores);
         // averaging: this process's accumulator, and the global index of this step (in shared
-        // memory, estimated as if the processes took turns)
+        // memory, taken from the segment's counter: one atomic add per row, or per batch)
         const bool averaging = h->epoch.flags & igd::kAveraging;
         double *acc = averaging ? igd::state_work(h) : nullptr;
-        const int64_t procs = std::max<int64_t>(1, h->epoch.processes);
+        auto step_index = [&](int64_t take) {
+            const int64_t in_batch = h->epoch.rows_seen % take;
+            if (in_batch == 0)
+                h->epoch.step_base =
+                    std::atomic_ref<int64_t>(m.shared->steps).fetch_add(take, std::memory_order_relaxed);
+            return double(h->epoch.step_base + in_batch);
+        };
         switch (igd::Parallelism(h->epoch.parallelism)) {
             case igd::Parallelism::shared_memory: {
-                // Step indices are estimated as if the processes took turns; the driver divides
-                // by the largest index used, so a wrong estimate of the processes cancels out.
-                const double t = double(h->epoch.avg_steps + h->epoch.rows_seen * procs);
-                if (averaging) h->epoch.avg_reach = std::max(h->epoch.avg_reach, int64_t(t) + 1);
                 if (h->epoch.batch <= 1)
                     return igd::linear_step<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y,
-                                               s, scores, acc, t);
+                                               s, scores, acc, averaging ? step_index(1) : 0.0);
                 // Batched: plain steps on this process's copy, exchanged every `batch` rows.
+                const double t = averaging ? step_index(h->epoch.batch) : 0.0;
                 double *base = igd::state_work(h) + (averaging ? n : 0), *local = base + n;
                 current = local;
                 if (h->epoch.rows_seen == 0) igd::pull<RelaxedAccess>(m.params, base, local, n);
@@ -290,9 +293,8 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
                 return l;
             }
             case igd::Parallelism::shared_memory_locked: {
-                const double t = double(h->epoch.avg_steps + h->epoch.rows_seen * procs);
-                if (averaging) h->epoch.avg_reach = std::max(h->epoch.avg_reach, int64_t(t) + 1);
                 SpinLockAcquire(&m.shared->lock);
+                const double t = averaging ? double(m.shared->steps++) : 0.0;
                 const double l = igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x,
                                                      y, s, scores, acc, t);
                 SpinLockRelease(&m.shared->lock);
@@ -520,7 +522,6 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
         // Averaging: the processes' accumulators of this epoch add up.
         if (averaging) {
             for (int64_t k = 0; k < np; ++k) wa[k] += wb[k];
-            a->epoch.avg_reach = std::max(a->epoch.avg_reach, b->epoch.avg_reach);
         }
         // Batched: what b's copy moved since its last exchange joins a's; the driver adds the sum
         // (local - base) to the shared model after the epoch.

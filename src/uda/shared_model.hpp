@@ -29,6 +29,11 @@ struct SharedSegment {
     uint64_t token;  // a per-run secret: a state naming this segment must carry it
     int64_t n_params;
     alignas(kLine) slock_t lock;  // used only by shared_memory_locked
+    // Averaging: the next global step index. Every process takes its steps' indices from here
+    // (a batch's at once), so the average of the shared model's iterates weights every update
+    // by when it happened, whichever process made it. The driver sets and reads it between
+    // epochs.
+    alignas(kLine) int64_t steps;
     // then, each on its own lines: double params[n_params]; double prev[n_params];
 };
 

@@ -510,7 +510,6 @@ Summary train(Run &run, StateHeader *init) {
         state = copy_state(init, 0, true);  // the header, scaler and meta; no parameters
         state->epoch.shared_handle = handle;
         state->epoch.shared_token = token;
-        state->epoch.processes = workers + 1;  // the leader scans too
     }
 
     spi::Plan plan;
@@ -539,6 +538,7 @@ Summary train(Run &run, StateHeader *init) {
         }
         state->epoch.epoch = epoch;
         state->model.alpha = igd::step_size_at(alpha0, o.decay, epoch);
+        if (shared.segment) shared.segment->steps = state->epoch.avg_steps;
         StateHeader *out = run.run_epoch(plan, state);
         if (epoch == 0 && out->epoch.nulls_skipped > 0)  // the driver filtered NULL inputs out
             fail(ERRCODE_DATA_EXCEPTION,
@@ -578,7 +578,7 @@ Summary train(Run &run, StateHeader *init) {
         notice(msg.str());
         catalog::log_epoch(run.model, epoch + 1, loss, state->model.alpha, seconds,
                            out->epoch.rows_seen, o.parallelism, ran_workers);
-        const int64_t out_rows = out->epoch.rows_seen, out_reach = out->epoch.avg_reach;
+        const int64_t out_rows = out->epoch.rows_seen;
         if (!shared.segment) {
             if (state != init) pfree(state);
             state = out;
@@ -597,7 +597,7 @@ Summary train(Run &run, StateHeader *init) {
         } else {
             pfree(out);
             if (state->epoch.flags & igd::kAveraging) {
-                state->epoch.avg_steps = std::max(out_reach, state->epoch.avg_steps + 1);
+                state->epoch.avg_steps = shared.segment->steps;  // every process's steps so far
             } else if (run.average && epoch + 1 < o.epochs) {
                 state->epoch.flags |= igd::kAveraging;
                 state->epoch.avg_steps = 0;
