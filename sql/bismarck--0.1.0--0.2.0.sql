@@ -160,7 +160,8 @@ CREATE FUNCTION bismarck.train_logistic(
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
         standardize boolean DEFAULT true, batch integer DEFAULT NULL,
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
-        init_model text DEFAULT NULL)
+        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
+        validation_column text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_logistic' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_svm(
@@ -174,7 +175,8 @@ CREATE FUNCTION bismarck.train_svm(
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
         standardize boolean DEFAULT true, batch integer DEFAULT NULL,
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
-        init_model text DEFAULT NULL)
+        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
+        validation_column text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_svm' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_linear_regression(
@@ -188,7 +190,8 @@ CREATE FUNCTION bismarck.train_linear_regression(
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
         standardize boolean DEFAULT true, batch integer DEFAULT NULL,
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
-        init_model text DEFAULT NULL)
+        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
+        validation_column text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_linear_regression' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_lmf(
@@ -201,7 +204,8 @@ CREATE FUNCTION bismarck.train_lmf(
         shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
         workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
         on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        max_norm double precision DEFAULT 0, max_seconds double precision DEFAULT NULL)
+        max_norm double precision DEFAULT 0, max_seconds double precision DEFAULT NULL,
+        validation double precision DEFAULT NULL, validation_column text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_lmf' LANGUAGE C VOLATILE ROWS 1;
 COMMENT ON FUNCTION bismarck.train_logistic IS
@@ -548,5 +552,15 @@ CREATE FUNCTION bismarck.block_shuffle(internal) RETURNS tsm_handler
     AS 'MODULE_PATHNAME', 'bismarck_block_shuffle_handler' LANGUAGE C STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION bismarck.block_shuffle(internal) IS
     'TABLESAMPLE method: every row once, pages visited in a seeded random order of runs of consecutive pages; arguments (seed bigint, pages_per_run integer, 0 = default 1)';
+
+-- ---- The validation loss of each epoch ------------------------------------------------------
+ALTER TABLE bismarck.log_store ADD COLUMN validation_loss double precision;
+CREATE OR REPLACE VIEW bismarck.training_log WITH (security_barrier) AS
+    SELECT l.model, l.epoch, l.loss, l.step_size, l.seconds, l.rows_seen AS rows,
+           l.parallelism, l.workers, l.logged_at, l.validation_loss
+      FROM bismarck.log_store l
+     WHERE pg_catalog.pg_has_role(l.owner, 'USAGE');
+COMMENT ON VIEW bismarck.training_log IS
+    'one row per epoch of each training run: its loss, and the loss on the validation rows when there are some';
 
 COMMENT ON SCHEMA bismarck_work IS 'scratch space of training runs (shuffled copies)';

@@ -108,3 +108,21 @@ SELECT (SELECT loss FROM bismarck.models WHERE name = 'lr_warm') < t.loss AS bet
   FROM bismarck.train_logistic('lr_cold', 'lr_train', 'x', 'y', seed => 2, epochs => 1) t;
 SELECT * FROM bismarck.train_logistic('lr_warm2', 'lr_train', 'x', 'y', epochs => 1, init_model => 'lr_pm_nope');
 SELECT * FROM bismarck.train_svm('lr_warm3', 'lr_train', 'x', 'y', epochs => 1, init_model => 'lr');
+-- a validation split: its loss logged every epoch, training stops when it stops improving, and
+-- the model kept is the one that did best on it
+SELECT validation_loss IS NOT NULL AS has_validation_loss, epochs <= 100 AS stopped
+  FROM bismarck.train_logistic('lr_val', 'lr_train', 'x', 'y', seed => 1, epochs => 100,
+                               validation => 0.2, patience => 3);
+SELECT count(*) = count(validation_loss) AS every_epoch_validated,
+       round(min(validation_loss)::numeric, 6) = (SELECT round(validation_loss::numeric, 6) FROM
+           bismarck.train_logistic('lr_val', 'lr_train', 'x', 'y', seed => 1, epochs => 100,
+                                   validation => 0.2, patience => 3, replace => true)) AS best_kept
+  FROM bismarck.training_log WHERE model = 'lr_val';
+ALTER TABLE lr_train ADD COLUMN held_out boolean;
+UPDATE lr_train SET held_out = random() < 0.25;
+SELECT rows < 1600 AS trained_on_the_rest, validation_loss IS NOT NULL AS validated
+  FROM bismarck.train_logistic('lr_valcol', 'lr_train', 'x', 'y', seed => 1, epochs => 5,
+                               validation_column => 'held_out', shuffle => 'never');
+SELECT * FROM bismarck.train_logistic('lr_val2', 'lr_train', 'x', 'y', validation => 0.9);
+SELECT * FROM bismarck.train_logistic('lr_val3', 'lr_train', 'x', 'y', validation_column => 'y');
+SELECT * FROM bismarck.train_logistic('lr_val4', 'lr_train', 'x', 'y', validation => 0.1, shuffle => 'never');

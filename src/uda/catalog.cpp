@@ -134,13 +134,14 @@ void delete_log(const std::string &name) {
 }
 
 void log_epoch(const std::string &name, int epoch, double loss, double step, double seconds,
-               int64_t rows, const std::string &parallelism, int workers) {
+               int64_t rows, const std::string &parallelism, int workers, double validation_loss) {
     const Oid caller = GetUserId();
     as_store_owner([&] {
         spi::connect();
         spi::exec(
             "INSERT INTO bismarck.log_store (model, epoch, loss, step_size, seconds, rows_seen, "
-            "parallelism, workers, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "parallelism, workers, owner, validation_loss) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+            "$9, $10)",
             {text_arg(name),
              {INT4OID, Int32GetDatum(epoch)},
              {FLOAT8OID, Float8GetDatum(loss), !std::isfinite(loss)},
@@ -149,7 +150,8 @@ void log_epoch(const std::string &name, int epoch, double loss, double step, dou
              {INT8OID, Int64GetDatum(rows)},
              text_arg(parallelism),
              {INT4OID, Int32GetDatum(workers)},
-             {OIDOID, ObjectIdGetDatum(caller)}});
+             {OIDOID, ObjectIdGetDatum(caller)},
+             {FLOAT8OID, Float8GetDatum(validation_loss), !std::isfinite(validation_loss)}});
         spi::finish();
     });
 }

@@ -9,6 +9,7 @@
 
 #include "uda/state.hpp"
 
+#include <cmath>
 #include <string>
 
 namespace bismarck::uda::catalog {
@@ -46,7 +47,8 @@ void check_can_write(const std::string &name, bool replace);
 void save(const Record &r);
 void delete_log(const std::string &name);
 void log_epoch(const std::string &name, int epoch, double loss, double step, double seconds,
-               int64_t rows, const std::string &parallelism, int workers);
+               int64_t rows, const std::string &parallelism, int workers,
+               double validation_loss = NAN);
 
 // Loads a model the caller may use (owner, member of the owner, or granted), or errors.
 Model load(const std::string &name, MemoryContext context);

@@ -113,6 +113,8 @@ struct Options {
     bool epochs_given = false;
     int patience = 5;
     double max_seconds = 0.0;  // 0: no time budget
+    double validation = 0.0;   // a fraction of the rows held out by the shuffle
+    std::string validation_column;  // or a boolean column: true = a validation row
     std::string init_model;    // warm start from this model
     double step = 0.0;  // 0: auto
     double decay = 0.95;
@@ -185,6 +187,17 @@ Options read_options(const Args &a) {
         o.seed = int64_t((uint64_t(rd()) << 31 ^ rd()) & 0x7fffffffffffull);
     }
     o.on_null = one_of(a.text("on_null", "skip"), "on_null", "skip", "error");
+    if (a.has("validation")) {
+        o.validation = a.number("validation", 0);
+        if (!(o.validation > 0.0 && o.validation <= 0.5))
+            fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                 "validation must be a fraction greater than 0 and at most 0.5, not " +
+                     fmt(o.validation),
+                 {}, "Or name a boolean column with validation_column.");
+    }
+    o.validation_column = a.text("validation_column", "");
+    if (o.validation > 0.0 && !o.validation_column.empty())
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "give validation or validation_column, not both");
     if (a.has("max_seconds"))
         o.max_seconds = checked(a.number("max_seconds", 0), "max_seconds", 0.0, true);
     o.init_model = a.text("init_model", "");
@@ -276,6 +289,7 @@ void notice(const std::string &msg) {
 // ---- one training run -----------------------------------------------------------------------
 
 struct Summary {
+    double validation_loss;
     int64_t rows, skipped, dim;
     int classes;
     int epochs;
@@ -303,6 +317,8 @@ struct Run {
     std::vector<std::string> tables_made;
     double loss_scale = 1.0;  // the reported loss is in the raw target's units
     bool average = false;     // average the iterates from the second epoch on
+    std::string validation_sql;   // a boolean expression over the source: a validation row
+    std::string validation_table; // the validation rows, projected as the training rows are
     catalog::Record record;   // what is saved
     std::string options_json; // model-specific options, appended to the common ones
 
@@ -328,12 +344,28 @@ struct Run {
         const std::string name = new_table_name();
         gucs.set("max_parallel_workers_per_gather", "0");
         spi::set_random_seed(seed);
+        const bool split = !validation_sql.empty();
         spi::exec("CREATE UNLOGGED TABLE " + name + " WITH (autovacuum_enabled = false" +
                   (workers > 0 ? ", parallel_workers = " + std::to_string(workers) : "") +
-                  ") AS SELECT " + projection() + " FROM " + source_sql + " WHERE " + not_null +
-                  " ORDER BY pg_catalog.random()");
+                  ") AS SELECT " + projection() +
+                  (split ? ", (" + validation_sql + ") AS bismarck_validation" : "") + " FROM " +
+                  source_sql + " WHERE " + not_null + " ORDER BY pg_catalog.random()");
         tables_made.push_back(name);
-        return name;
+        if (!split) return name;
+        // The validation rows in a table of their own; the epochs read the others.
+        if (validation_table.empty()) {
+            validation_table = new_table_name();
+            std::string cols;
+            for (size_t i = 0; i < input_names.size(); ++i)
+                cols += (i ? ", " : "") + input_names[i];
+            spi::exec("CREATE UNLOGGED TABLE " + validation_table +
+                      " WITH (autovacuum_enabled = false) AS SELECT " + cols + " FROM " + name +
+                      " WHERE bismarck_validation");
+            tables_made.push_back(validation_table);
+        }
+        std::string cols;
+        for (size_t i = 0; i < input_names.size(); ++i) cols += (i ? ", " : "") + input_names[i];
+        return "(SELECT " + cols + " FROM " + name + " WHERE NOT bismarck_validation) AS train";
     }
 
     std::string epoch_sql(const std::string &from) const {
@@ -370,6 +402,35 @@ double objective(const Run &run, const StateHeader *h, const double *params) {
 }
 
 // step: shuffle. Shuffle once (or never: scan the source as it is, projected to the inputs).
+// step: the validation split. A fraction of the rows, drawn by the seeded shuffle (the copy then
+// holds them apart); or a boolean column's true rows, held out of every scan the epochs make.
+void validation_step(Run &run) {
+    const Options &o = run.opt;
+    if (o.validation > 0.0) {
+        if (o.shuffle != "once")
+            fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                 "validation => " + fmt(o.validation) + " draws its rows in the shuffled copy",
+                 {}, "Use shuffle => 'once', or name a boolean column with validation_column.");
+        run.validation_sql = "pg_catalog.random() OPERATOR(pg_catalog.<) " + fmt(o.validation);
+        return;
+    }
+    if (o.validation_column.empty()) return;
+    const Column c = column(run.relid, run.source_sql, o.validation_column, "validation");
+    if (c.type != BOOLOID)
+        fail(ERRCODE_DATATYPE_MISMATCH,
+             "validation column \"" + c.name + "\" has type " + type_name(c.type), {},
+             "validation_column names a boolean column: true marks a validation row.");
+    run.validation_sql = "(" + c.sql + ") IS TRUE";
+    if (o.shuffle == "once" || o.shuffle == "every_epoch") return;  // the copy splits them
+    // no copy: the validation rows in a table of their own, the epochs' scans skip them
+    run.validation_table = run.new_table_name();
+    spi::exec("CREATE UNLOGGED TABLE " + run.validation_table +
+              " WITH (autovacuum_enabled = false) AS SELECT " + run.projection() + " FROM " +
+              run.source_sql + " WHERE " + run.not_null + " AND " + run.validation_sql);
+    run.tables_made.push_back(run.validation_table);
+    run.not_null += " AND NOT (" + run.validation_sql + ")";
+}
+
 // 'blocks' needs no copy (CorgiPile, Xu et al. SIGMOD 2022): every epoch scans the source's pages
 // in a new seeded random order (the TABLESAMPLE method bismarck.block_shuffle, src/shuffle).
 std::string block_order_sql(const Run &run, int64_t seed) {
@@ -479,7 +540,18 @@ Summary train(Run &run, StateHeader *init) {
     progress::set_plan(std::string(models::task_name(run.task)), o.epochs);
     progress::set_workers(workers);
     if (o.shuffle != "never") progress::phase("shuffle");
+    validation_step(run);
     shuffle_step(run, workers);
+    if (!run.validation_table.empty()) {
+        spi::exec("SELECT count(*) FROM " + run.validation_table, {}, false);
+        const int64_t n = spi::int64_value(0, 1);
+        if (n == 0 || n == run.rows)
+            fail(ERRCODE_DATA_EXCEPTION,
+                 "the validation split of " + run.source_sql + " has " + std::to_string(n) +
+                     " of its " + std::to_string(run.rows) + " rows",
+                 {}, "Both the training and the validation rows must be some of the rows.");
+        run.rows -= n;  // what the epochs train on
+    }
 
     init->epoch.parallelism = uint8_t(par);
     if (run.average) init->epoch.flags |= igd::kDecayPerRow;
@@ -520,6 +592,23 @@ Summary train(Run &run, StateHeader *init) {
     // (relatively) for `patience` epochs in a row, as scikit-learn's SGD does.
     double best = INFINITY, loss = NAN;
     int stale = 0;
+    // The model as it stands after an epoch: the shared or serial parameters, or their average.
+    std::vector<double> model_now, best_model;
+    auto current_params = [&](std::vector<double> &out) {
+        const int64_t np = init->model.n_params;
+        out.resize(size_t(np));
+        const double *w = shared.segment ? segment_params(shared.segment) : igd::state_params(state);
+        if (state->epoch.flags & igd::kAveraging)  // the average of the iterates
+            igd::averaged(w, shared.segment ? shared.accumulator.data() : igd::state_work(state),
+                          np, double(state->epoch.avg_steps), out.data());
+        else
+            memcpy(out.data(), w, sizeof(double) * size_t(np));
+    };
+    const bool validating = !run.validation_table.empty();
+    double best_validation = INFINITY;
+    spi::Plan validation_plan;
+    if (validating)
+        validation_plan.prepare(run.epoch_sql(run.validation_table), {run.state_type});
     bool converged = false;
     int epoch = 0, ran_workers = 0;
     for (; epoch < o.epochs; ++epoch) {
@@ -568,17 +657,8 @@ Summary train(Run &run, StateHeader *init) {
                                  std::to_string(epoch + 1) + " (step size " +
                                  fmt(state->model.alpha) + ")");
         ran_workers = int(out->epoch.participants);
-        const double seconds = now_seconds() - te;
-        std::ostringstream msg;
-        msg.precision(6);
-        msg << "epoch " << epoch + 1 << "/" << o.epochs << " loss " << std::fixed << loss
-            << " step " << std::defaultfloat << state->model.alpha << " " << std::fixed
-            << std::setprecision(2) << seconds << " s";
-        if (parallel) msg << " (" << o.parallelism << ", " << ran_workers << " workers)";
-        notice(msg.str());
-        catalog::log_epoch(run.model, epoch + 1, loss, state->model.alpha, seconds,
-                           out->epoch.rows_seen, o.parallelism, ran_workers);
         const int64_t out_rows = out->epoch.rows_seen;
+        const double alpha_epoch = state->model.alpha;
         if (!shared.segment) {
             if (state != init) pfree(state);
             state = out;
@@ -605,6 +685,39 @@ Summary train(Run &run, StateHeader *init) {
             }
             state->epoch.steps += out_rows;
         }
+        // The validation split: the loss of the model as it stands (the average, when
+        // averaging) on the held-out rows; the best model so far is kept.
+        double val_loss = NAN;
+        if (validating) {
+            current_params(model_now);
+            StateHeader *probe = copy_state(init, 0, false);
+            memcpy(igd::state_params(probe), model_now.data(), sizeof(double) * model_now.size());
+            probe->epoch.flags |= kEvalOnly;
+            run.gucs.set("max_parallel_workers_per_gather", "0");
+            StateHeader *v = run.run_epoch(validation_plan, probe);
+            if (parallel && workers > 0)
+                run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
+            val_loss = v->epoch.rows_seen ? v->epoch.loss_sum / double(v->epoch.rows_seen) *
+                                                run.loss_scale
+                                          : NAN;
+            pfree(probe);
+            pfree(v);
+            if (val_loss < best_validation) {
+                best_validation = val_loss;
+                best_model = model_now;
+            }
+        }
+        const double seconds = now_seconds() - te;
+        std::ostringstream msg;
+        msg.precision(6);
+        msg << "epoch " << epoch + 1 << "/" << o.epochs << " loss " << std::fixed << loss;
+        if (validating) msg << " validation " << val_loss;
+        msg << " step " << std::defaultfloat << alpha_epoch << " " << std::fixed
+            << std::setprecision(2) << seconds << " s";
+        if (parallel) msg << " (" << o.parallelism << ", " << ran_workers << " workers)";
+        notice(msg.str());
+        catalog::log_epoch(run.model, epoch + 1, loss, alpha_epoch, seconds, out_rows,
+                           o.parallelism, ran_workers, val_loss);
         // a time budget: stop after the epoch that reaches it, keeping the model trained so far
         if (o.max_seconds > 0.0 && now_seconds() - t0 >= o.max_seconds && epoch + 1 < o.epochs) {
             notice("stopping after epoch " + std::to_string(epoch + 1) + ": max_seconds (" +
@@ -612,7 +725,9 @@ Summary train(Run &run, StateHeader *init) {
             ++epoch;
             break;
         }
-        if (o.tolerance > 0.0 && loss > best - o.tolerance * std::abs(best)) {
+        // stopping: on the validation loss when there is a split, else on the training loss
+        const double watched = validating ? val_loss : loss;
+        if (o.tolerance > 0.0 && watched > best - o.tolerance * std::abs(best)) {
             if (++stale >= o.patience) {
                 converged = true;
                 ++epoch;
@@ -621,29 +736,18 @@ Summary train(Run &run, StateHeader *init) {
         } else {
             stale = 0;
         }
-        best = std::min(best, loss);
+        best = std::min(best, watched);
     }
 
     // step: final loss. The final model, without the shared segment, and its exact objective
     // (one loss-only scan).
-    StateHeader *final_model;
-    if (shared.segment) {
-        final_model = copy_state(init, 0, false);
-        if (state->epoch.flags & igd::kAveraging)  // the model is the average of the iterates
-            igd::averaged(segment_params(shared.segment), shared.accumulator.data(),
-                          init->model.n_params, double(state->epoch.avg_steps),
-                          igd::state_params(final_model));
-        else
-            memcpy(igd::state_params(final_model), segment_params(shared.segment),
-                   sizeof(double) * init->model.n_params);
-        pg_call([&] { dsm_detach(shared.seg); });
-    } else {
-        final_model = copy_state(state, 0, false);
-        if (state->epoch.flags & igd::kAveraging)  // the model is the average of the iterates
-            igd::averaged(igd::state_params(state), igd::state_work(state),
-                          state->model.n_params, double(state->epoch.avg_steps),
-                          igd::state_params(final_model));
-    }
+    StateHeader *final_model = copy_state(init, 0, false);
+    if (validating && !best_model.empty())  // the model that did best on the validation rows
+        model_now = best_model;
+    else
+        current_params(model_now);
+    memcpy(igd::state_params(final_model), model_now.data(), sizeof(double) * model_now.size());
+    if (shared.segment) pg_call([&] { dsm_detach(shared.seg); });
     final_model->epoch = igd::EpochInfo{};
     final_model->model.epochs = epoch;
     progress::phase("final loss", run.rows);
@@ -676,6 +780,9 @@ Summary train(Run &run, StateHeader *init) {
        << ", \"parallelism\": " << json_string(o.parallelism) << ", \"workers\": " << workers
        << ", \"seed\": " << o.seed << ", \"on_null\": " << json_string(o.on_null)
        << ", \"patience\": " << o.patience << ", \"max_seconds\": " << o.max_seconds
+       << ", \"validation\": " << o.validation
+       << ", \"validation_column\": "
+       << (o.validation_column.empty() ? "null" : json_string(o.validation_column))
        << ", \"init_model\": " << (o.init_model.empty() ? "null" : json_string(o.init_model))
        << run.options_json << "}";
     rec.options_json = js.str();
@@ -687,8 +794,9 @@ Summary train(Run &run, StateHeader *init) {
                                    ? 2
                                    : int(final_model->model.outputs))
                             : 0;
-    return {run.rows, run.skipped, rec.dimension, classes,   epoch,
-            loss,     alpha0,      rec.seconds,   converged, ran_workers};
+    return {best_validation < INFINITY ? best_validation : NAN,
+            run.rows, run.skipped, rec.dimension, classes, epoch, loss, alpha0, rec.seconds,
+            converged, ran_workers};
 }
 
 Datum summary_row(FunctionCallInfo fcinfo, const Run &run, const Summary &s) {
@@ -713,7 +821,8 @@ Datum summary_row(FunctionCallInfo fcinfo, const Run &run, const Summary &s) {
         n[5] = s.classes == 0;
         v[6] = Int32GetDatum(s.epochs);
         v[7] = Float8GetDatum(s.loss);
-        n[8] = true;  // validation_loss: no validation split
+        v[8] = Float8GetDatum(s.validation_loss);
+        n[8] = !std::isfinite(s.validation_loss);
         v[9] = Float8GetDatum(s.step);
         v[10] = Float8GetDatum(s.seconds);
         v[11] = BoolGetDatum(s.converged);
