@@ -17,6 +17,7 @@
 // Everything a run creates (the scratch table, the shared-memory segment, GUC changes, catalog
 // rows) belongs to the caller's transaction, so an error or a cancel at any point leaves nothing.
 #include "uda/catalog.hpp"
+#include "uda/features.hpp"
 #include "uda/shared_model.hpp"
 #include "uda/spi.hpp"
 #include "uda/state.hpp"
@@ -179,7 +180,7 @@ Options read_options(const Args &a) {
         std::random_device rd;
         o.seed = int64_t((uint64_t(rd()) << 31 ^ rd()) & 0x7fffffffffffull);
     }
-    o.on_null = one_of(a.text("on_null", "skip"), "on_null", "skip", "error");
+    o.on_null = one_of(a.text("on_null", "skip"), "on_null", "skip", "impute", "error");
     if (a.has("replace")) o.replace = DatumGetBool(a.get("replace"));
     return o;
 }
@@ -698,34 +699,32 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
                   run.opt.parallelism != "shared_memory" &&
                   run.opt.parallelism != "shared_memory_locked";
 
-    // step: inputs: the features column
+    // step: inputs: the features (one column, a list of columns or '*': see features.cpp) and
+    // the label column
     const std::string fname_col = a.text("features");
     const std::string lname_col = a.text("label");
-    const Column f = column(run.relid, run.source_sql, fname_col, "features");
+    const bool impute = run.opt.on_null == "impute";
     Label label{column(run.relid, run.source_sql, lname_col, "label"), Target::binary, {}, {}};
-    if (lname_col == fname_col)
+    const features::Spec spec =
+        features::resolve(features::source_columns(run.source_sql), run.source_sql, fname_col,
+                          a.text("exclude", ""), lname_col, bismarck_type("sparsevec"));
+    const int max_categories =
+        a.has("max_categories") ? DatumGetInt32(a.get("max_categories")) : 100;
+    if (max_categories < 1 || max_categories > 100000)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             "column \"" + lname_col + "\" cannot be both the features and the label");
-    const Oid sparse_type = bismarck_type("sparsevec");
-    const bool sparse = f.type == sparse_type;
-    std::string features_sql = f.sql;
-    switch (f.type) {
-        case FLOAT8ARRAYOID:
-        case FLOAT4ARRAYOID:
-            break;
-        case INT2ARRAYOID:
-        case INT4ARRAYOID:
-        case INT8ARRAYOID:
-        case NUMERICARRAYOID:
-            features_sql = f.sql + "::pg_catalog.float8[]";
-            break;
-        default:
-            if (!sparse)
-                fail(ERRCODE_DATATYPE_MISMATCH,
-                     "features column \"" + fname_col + "\" has type " + type_name(f.type), {},
-                     "Features must be an array of numbers (float8[], real[], integer[], "
-                     "numeric[]) or bismarck.sparsevec.");
-    }
+             "max_categories must be between 1 and 100000, not " + std::to_string(max_categories));
+    const bool sparse = spec.sparse;
+    if (sparse && impute)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "on_null => 'impute' does not apply to a bismarck.sparsevec column", {},
+             "Use on_null => 'skip' (rows with a NULL sparsevec are skipped and counted).");
+    // A row goes through bismarck.encode_features unless its features are one vector column
+    // read as it is.
+    const bool transformed = !spec.vector_column || impute;
+    std::string features_sql = spec.inputs[0].sql;
+    if (!transformed && !sparse && spec.inputs[0].base != FLOAT8ARRAYOID &&
+        spec.inputs[0].base != FLOAT4ARRAYOID)
+        features_sql += "::pg_catalog.float8[]";
     // Shared memory: a dense row updates every weight, so per-row Hogwild makes the processes
     // fight over the model's cache lines on every row; by default each process steps a private
     // copy and exchanges it with the shared model every kDenseSharedBatch rows (igd::exchange).
@@ -760,12 +759,15 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
              "label column \"" + lname_col + "\" has type " + label.type_name, {},
              "A classifier's label must be a boolean, a number, a string or an enum.");
     }
-    // NULL features (or NULL elements in a dense array) and NULL labels make a row unusable.
-    run.not_null = f.sql + " IS NOT NULL AND " + l.sql + " IS NOT NULL" +
-                   (sparse ? ""
-                           : " AND CASE WHEN pg_catalog.array_ndims(" + f.sql +
-                                 ") OPERATOR(pg_catalog.=) 1 THEN pg_catalog.array_position(" +
-                                 f.sql + ", NULL) IS NULL ELSE true END");
+    // NULL features (or NULL elements in a dense array) and NULL labels make a row unusable,
+    // unless the features' NULLs are imputed.
+    run.not_null = features::not_null(spec, impute) + " AND " + l.sql + " IS NOT NULL";
+    // step: statistics: the transform of a list of columns (means, categories)
+    igd::Transform transform;
+    if (transformed) {
+        transform = features::learn(spec, run.source_sql, run.not_null, impute, max_categories);
+        features_sql = features::encode_sql(transform, spec);
+    }
 
     // step: statistics. One scan for everything the run needs to know before it starts. The
     // subquery exposes only its own columns, so the source's column names cannot clash.
@@ -815,12 +817,26 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
         if (dim < 1)
             fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
                  "features column \"" + fname_col + "\" holds empty arrays");
+        if (transformed && dim != transform.dim())
+            fail(ERRCODE_INTERNAL_ERROR, "encoded features have " + std::to_string(dim) +
+                                             " elements, the transform " +
+                                             std::to_string(transform.dim()));
         if (standardize) {
             scaler.resize(2 * dim);
             for (int64_t j = 0; j < dim; ++j) {
                 const double sd = std::sqrt(s[2 + dim + j] / s[0]);
                 scaler[j] = s[2 + j];
                 scaler[dim + j] = sd > 1e-12 * std::max(1.0, std::abs(s[2 + j])) ? 1.0 / sd : 1.0;
+            }
+            // One-hot features stay 0 / 1, as scikit-learn's OneHotEncoder leaves them.
+            int64_t j = 0;
+            for (const igd::FeatureColumn &c : transform.columns) {
+                if (c.kind == igd::FeatureColumn::Kind::category)
+                    for (int64_t q = j; q < j + c.width(); ++q) {
+                        scaler[q] = 0.0;
+                        scaler[dim + q] = 1.0;
+                    }
+                j += c.width();
             }
         }
     }
@@ -890,6 +906,20 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     std::vector<igd::meta::Section> meta;
     if (!real) {
         meta.push_back({igd::meta::label_type, {label.type_name}});
+    // The feature names and the transform, replayed by prediction from a row. A dense vector
+    // column is recorded as an array column (up to a million elements).
+    if (!transformed && !sparse && dim <= 1000000) {
+        igd::FeatureColumn c;
+        c.kind = igd::FeatureColumn::Kind::array;
+        c.name = spec.inputs[0].name;
+        c.type = type_name(spec.inputs[0].type);
+        c.means.assign(size_t(dim), 0.0);
+        transform.columns = {std::move(c)};
+    }
+    if (!transform.columns.empty()) {
+        meta.push_back({igd::meta::features, transform.feature_names()});
+        meta.push_back(transform.section());
+    }
         meta.push_back({igd::meta::classes, label.classes});
     }
     StateHeader *init = new_state(m, igd::meta::encode(meta));
@@ -907,7 +937,9 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     run.options_json = ", \"batch\": " + std::to_string(batch) +
                        ", \"average\": " + (run.average ? "true" : "false") +
                        ", \"standardize\": " + (standardize && !sparse ? "true" : "false") +
-                       ", \"sparse\": " + (sparse ? "true" : "false");
+                       ", \"sparse\": " + (sparse ? "true" : "false") +
+                       ", \"features\": " + json_string(transformed ? "columns" : "vector") +
+                       ", \"max_categories\": " + std::to_string(max_categories);
     const Summary s = train(run, init);
     spi::finish();
     return summary_row(fcinfo, run, s);
@@ -944,6 +976,9 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
     const double max_norm = checked(a.number("max_norm", 0.0), "max_norm", 0.0, false);
     const Column r = column(run.relid, run.source_sql, rname, "row");
     const Column c = column(run.relid, run.source_sql, cname, "column");
+    if (run.opt.on_null == "impute")
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "on_null => 'impute' does not apply to train_lmf", {},
+             "A rating with a NULL id or value is skipped (on_null => 'skip') or an error.");
     const Column v = column(run.relid, run.source_sql, vname, "value");
     for (const Column &col : {r, c})
         if (col.type != INT2OID && col.type != INT4OID && col.type != INT8OID)
