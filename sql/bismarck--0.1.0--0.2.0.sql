@@ -162,12 +162,71 @@ CREATE FUNCTION bismarck.train_lmf(
         max_norm double precision DEFAULT 0)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_lmf' LANGUAGE C VOLATILE ROWS 1;
-COMMENT ON FUNCTION bismarck.train_logistic IS
-    'train logistic regression by IGD: two classes (binary) or more (multinomial); labels boolean, numbers or text';
-COMMENT ON FUNCTION bismarck.train_svm IS
-    'train a linear SVM by IGD: two classes (hinge) or more (Crammer-Singer); labels boolean, numbers or text';
-COMMENT ON FUNCTION bismarck.train_linear_regression IS
-    'train linear regression by IGD: squared loss, l2 (ridge), l1 (lasso) or both (elastic net)';
+-- The same with source text: a table's name (read as regclass reads it), or a query
+-- ('SELECT ...', 'WITH ...', 'VALUES ...', 'TABLE ...'): one SELECT that writes nothing, run with the
+-- caller's privileges. An unknown literal resolves to these (PostgreSQL prefers the string
+-- category), so a table name in quotes and a query take the same path; a regclass value takes the
+-- forms above.
+CREATE FUNCTION bismarck.train_logistic(
+        model text, source text, features text, label text,
+        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
+        decay double precision DEFAULT 1, l2 double precision DEFAULT NULL,
+        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+        patience integer DEFAULT 5,
+        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
+        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
+        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
+        average boolean DEFAULT true, exclude text DEFAULT NULL,
+        max_categories integer DEFAULT 100)
+    RETURNS SETOF bismarck.training_result
+    AS 'MODULE_PATHNAME', 'bismarck_train_logistic' LANGUAGE C VOLATILE ROWS 1;
+CREATE FUNCTION bismarck.train_svm(
+        model text, source text, features text, label text,
+        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
+        decay double precision DEFAULT 1, l2 double precision DEFAULT 0.01,
+        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+        patience integer DEFAULT 5,
+        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
+        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
+        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
+        average boolean DEFAULT true, exclude text DEFAULT NULL,
+        max_categories integer DEFAULT 100)
+    RETURNS SETOF bismarck.training_result
+    AS 'MODULE_PATHNAME', 'bismarck_train_svm' LANGUAGE C VOLATILE ROWS 1;
+CREATE FUNCTION bismarck.train_linear_regression(
+        model text, source text, features text, label text,
+        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
+        decay double precision DEFAULT 1, l2 double precision DEFAULT NULL,
+        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+        patience integer DEFAULT 5,
+        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
+        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
+        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
+        average boolean DEFAULT true, exclude text DEFAULT NULL,
+        max_categories integer DEFAULT 100)
+    RETURNS SETOF bismarck.training_result
+    AS 'MODULE_PATHNAME', 'bismarck_train_linear_regression' LANGUAGE C VOLATILE ROWS 1;
+DO $$
+DECLARE
+    source text;
+    args text;
+BEGIN
+    FOREACH source IN ARRAY ARRAY['regclass', 'text'] LOOP
+        args := format('text, %s, text, text, integer, bismarck.step_size, double precision, '
+                       'double precision, double precision, double precision, integer, text, text, '
+                       'integer, bigint, text, boolean, boolean, integer, boolean, text, integer', source);
+        EXECUTE format('COMMENT ON FUNCTION bismarck.train_logistic(%s) IS %L', args,
+                       'train logistic regression by IGD: two classes (binary) or more (multinomial); labels boolean, numbers or text');
+        EXECUTE format('COMMENT ON FUNCTION bismarck.train_svm(%s) IS %L', args,
+                       'train a linear SVM by IGD: two classes (hinge) or more (Crammer-Singer); labels boolean, numbers or text');
+        EXECUTE format('COMMENT ON FUNCTION bismarck.train_linear_regression(%s) IS %L', args,
+                       'train linear regression by IGD: squared loss, l2 (ridge), l1 (lasso) or both (elastic net)');
+    END LOOP;
+END
+$$;
 COMMENT ON FUNCTION bismarck.train_lmf IS 'train a low-rank matrix factorization by IGD';
 
 -- ---- Features from ordinary tables (issue 11) ------------------------------------------------

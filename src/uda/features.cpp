@@ -9,6 +9,8 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -67,8 +69,7 @@ Kind kind_of(const Input &in, Oid sparse_type, const std::string &source_sql, bo
     if (is_numeric_array(in.base)) return Kind::array;
     if (is_category(in.base)) return Kind::category;
     const std::string t = type_name(in.type);
-    fail(ERRCODE_DATATYPE_MISMATCH,
-         "features column \"" + in.name + "\" of " + source_sql + " has type " + t, {},
+    fail(ERRCODE_DATATYPE_MISMATCH, "features column \"" + in.name + "\" has type " + t, {},
          std::string("A feature column must be a number or a boolean, a text-like or enum column "
                      "(one-hot categories), a numeric array, or a single bismarck.sparsevec.") +
              (listed ? "" : " Leave it out with exclude => '" + in.name + "'."));
@@ -197,6 +198,67 @@ bool is_category(Oid base) {
     return category == TYPCATEGORY_STRING || category == TYPCATEGORY_ENUM;
 }
 
+std::string query_source(const std::string &text) {
+    size_t at = 0;
+    while (at < text.size() && (isspace(static_cast<unsigned char>(text[at])) || text[at] == '('))
+        ++at;
+    size_t end = at;
+    while (end < text.size() && isalpha(static_cast<unsigned char>(text[end]))) ++end;
+    std::string word = text.substr(at, end - at);
+    for (char &ch : word) ch = char(tolower(static_cast<unsigned char>(ch)));
+    if (word != "select" && word != "with" && word != "values" && word != "table") {
+        // Another statement (DELETE FROM t, CREATE TABLE ...) is not a relation's name either.
+        static const char *const statements[] = {
+            "insert",  "update",  "delete", "merge", "create", "drop",   "alter",   "truncate",
+            "copy",    "call",    "do",     "grant", "revoke", "lock",   "explain", "vacuum",
+            "analyze", "refresh", "set",    "reset", "begin",  "commit", "rollback"};
+        const bool more = text.find_first_not_of(" \t\r\n", end) != std::string::npos;
+        for (const char *st : statements)
+            if (more && word == st)
+                fail(ERRCODE_INVALID_PARAMETER_VALUE, "source query is refused: it is not a SELECT",
+                     "Source: " + text, "A source query must be one SELECT that only reads.");
+        return "";
+    }
+    std::string q = text;
+    while (!q.empty() && (isspace(static_cast<unsigned char>(q.back())) || q.back() == ';'))
+        q.pop_back();
+    const char *why = nullptr;
+    pg_call([&] {
+        List *stmts = raw_parser(q.c_str(), RAW_PARSE_DEFAULT);
+        if (list_length(stmts) != 1) {
+            why = "it holds several statements";
+            return;
+        }
+        Node *n = linitial_node(RawStmt, stmts)->stmt;
+        if (!IsA(n, SelectStmt)) {
+            why = "it is not a SELECT";
+            return;
+        }
+        auto *sel = castNode(SelectStmt, n);
+        if (sel->intoClause) why = "SELECT INTO creates a table";
+        if (sel->lockingClause) why = "it locks rows (FOR UPDATE / FOR SHARE)";
+        if (sel->withClause) {
+            ListCell *lc;
+            foreach (lc, sel->withClause->ctes) {
+                auto *cte = lfirst_node(CommonTableExpr, lc);
+                if (!IsA(cte->ctequery, SelectStmt)) why = "its WITH clause modifies data";
+            }
+        }
+    });
+    if (why)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, std::string("source query is refused: ") + why,
+             "Source: " + text, "A source query must be one SELECT that only reads.");
+    return "(" + q + "\n) AS bismarck_source";
+}
+
+int find_column(TupleDesc desc, const std::string &name) {
+    for (int i = 0; i < desc->natts; ++i) {
+        Form_pg_attribute a = TupleDescAttr(desc, i);
+        if (!a->attisdropped && name == NameStr(a->attname)) return i;
+    }
+    return -1;
+}
+
 TupleDesc source_columns(const std::string &source_sql) {
     spi::exec("SELECT * FROM " + source_sql + " LIMIT 0", {}, true);
     TupleDesc d = nullptr;
@@ -206,13 +268,7 @@ TupleDesc source_columns(const std::string &source_sql) {
 
 Spec resolve(TupleDesc desc, const std::string &source_sql, const std::string &features,
              const std::string &exclude, const std::string &label, Oid sparse_type) {
-    auto find = [&](const std::string &name) -> int {
-        for (int i = 0; i < desc->natts; ++i) {
-            Form_pg_attribute a = TupleDescAttr(desc, i);
-            if (!a->attisdropped && name == NameStr(a->attname)) return i;
-        }
-        return -1;
-    };
+    auto find = [&](const std::string &name) { return find_column(desc, name); };
     std::vector<std::string> excluded;
     if (!exclude.empty()) {
         excluded = identifiers(exclude, "exclude");
@@ -245,10 +301,10 @@ Spec resolve(TupleDesc desc, const std::string &source_sql, const std::string &f
     std::set<std::string> seen;
     for (const std::string &n : names) {
         if (!seen.insert(n).second)
-            fail(ERRCODE_DUPLICATE_COLUMN, "features name column \"" + n + "\" twice");
+            fail(ERRCODE_DUPLICATE_COLUMN, "features names column \"" + n + "\" twice");
         if (n == label)
             fail(ERRCODE_INVALID_PARAMETER_VALUE,
-                 "column \"" + n + "\" cannot be both a feature and the label");
+                 "column \"" + n + "\" cannot be both the features and the label");
         const int i = find(n);
         if (i < 0)
             fail(ERRCODE_UNDEFINED_COLUMN,
@@ -549,17 +605,12 @@ bool RowEncoder::encode(HeapTupleHeader row, const std::string &who) {
             }
             if (attno[i] == InvalidAttrNumber)
                 fail(ERRCODE_UNDEFINED_COLUMN,
-                     "the row has no column "
-                     " + c.name + "
-                     ", which " +
-                         who + " needs",
-                     {}, "Predicting from a row matches the model's feature columns by name.");
+                     "the row has no column \"" + c.name + "\", which " + who + " needs", {},
+                     "Predicting from a row matches the model's feature columns by name.");
             if (!same_kind(c.kind, types[i]))
                 fail(ERRCODE_DATATYPE_MISMATCH,
-                     "column "
-                     " + c.name + "
-                     " of the row has type " +
-                         type_name(types[i]) + " but " + who + " was trained on it as " + c.type,
+                     "column \"" + c.name + "\" of the row has type " + type_name(types[i]) +
+                         " but " + who + " was trained on it as " + c.type,
                      {},
                      c.kind == Kind::number  ? "The column must be a number or a boolean."
                      : c.kind == Kind::array ? "The column must be an array of numbers."

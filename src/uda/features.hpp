@@ -36,6 +36,16 @@ struct Spec {
     std::vector<Input> inputs;
 };
 
+// A `source` given as text that is a query (it starts with SELECT, WITH, VALUES or TABLE): the
+// query checked to be one SELECT that writes nothing (no data-modifying WITH, no SELECT INTO, no
+// FOR UPDATE), as a FROM item "(query) AS bismarck_source"; "" if the text is not a query (then
+// it names a relation). The query runs as part of the training's own queries, with the caller's
+// privileges.
+std::string query_source(const std::string &text);
+
+// The index of a source column by name, or -1.
+int find_column(TupleDesc desc, const std::string &name);
+
 // The columns of a source (a relation or a parenthesised query with an alias): its row type.
 TupleDesc source_columns(const std::string &source_sql);
 

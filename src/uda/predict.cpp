@@ -439,11 +439,33 @@ BISMARCK_FUNCTION(bismarck_predict_cell) {
         h->model.value_max));
 }
 
-// model(name) -> the stored model_state, for the IMMUTABLE by-value forms
+// model(name) -> the stored model_state, for the IMMUTABLE by-value forms. STABLE: within a
+// query the same name gives the same state, so the call site keeps the last one it loaded (a CTE
+// or a subquery the planner inlines calls this once per row).
 BISMARCK_FUNCTION(bismarck_model_state) {
     text *t = PG_GETARG_TEXT_PP(0);
     const std::string name(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-    catalog::Model m = catalog::load(name, CurrentMemoryContext);
+    struct Last {
+        char name[64];
+        int name_len;
+        const StateHeader *state;
+    };
+    auto *last = static_cast<Last *>(fcinfo->flinfo->fn_extra);
+    if (last && last->name_len == int(name.size()) &&
+        memcmp(last->name, name.data(), name.size()) == 0)
+        PG_RETURN_POINTER(last->state);
+    catalog::Model m = catalog::load(name, fcinfo->flinfo->fn_mcxt);
+    pg_call([&] {
+        if (last == nullptr)
+            last = static_cast<Last *>(
+                MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(Last)));
+        else if (last->state)
+            pfree(const_cast<StateHeader *>(last->state));
+    });
+    last->name_len = int(name.size());  // check_name (in load) bounds it to 63 bytes
+    memcpy(last->name, name.data(), name.size());
+    last->state = m.state;
+    fcinfo->flinfo->fn_extra = last;
     PG_RETURN_POINTER(m.state);
 }
 

@@ -637,7 +637,18 @@ Datum summary_row(FunctionCallInfo fcinfo, const Run &run, const Summary &s) {
 // step: inputs. The source must exist (regclass did that) and be readable by the caller.
 void source_step(Run &run, const Args &a) {
     if (!a.has("source")) fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "source must not be NULL");
-    run.relid = DatumGetObjectId(a.get("source"));
+    if (get_fn_expr_argtype(a.fcinfo->flinfo, a.index("source")) == TEXTOID) {
+        // source text: a query, or a relation's name (read as regclass reads it)
+        const std::string s = a.text("source");
+        run.source_sql = features::query_source(s);
+        if (!run.source_sql.empty()) return;
+        pg_call([&] {
+            run.relid =
+                DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(s.c_str())));
+        });
+    } else {
+        run.relid = DatumGetObjectId(a.get("source"));
+    }
     AclResult acl = ACLCHECK_OK;
     pg_call([&] { acl = pg_class_aclcheck(run.relid, GetUserId(), ACL_SELECT); });
     run.source_sql = spi::relation(run.relid);
@@ -704,10 +715,18 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     const std::string fname_col = a.text("features");
     const std::string lname_col = a.text("label");
     const bool impute = run.opt.on_null == "impute";
-    Label label{column(run.relid, run.source_sql, lname_col, "label"), Target::binary, {}, {}};
+    const TupleDesc desc = features::source_columns(run.source_sql);
+    const int label_at = features::find_column(desc, lname_col);
+    if (label_at < 0)
+        fail(ERRCODE_UNDEFINED_COLUMN, "label column \"" + lname_col + "\" of relation " +
+                                           run.source_sql + " does not exist");
+    Label label{{lname_col, spi::ident(lname_col), TupleDescAttr(desc, label_at)->atttypid},
+                Target::binary,
+                {},
+                {}};
     const features::Spec spec =
-        features::resolve(features::source_columns(run.source_sql), run.source_sql, fname_col,
-                          a.text("exclude", ""), lname_col, bismarck_type("sparsevec"));
+        features::resolve(desc, run.source_sql, fname_col, a.text("exclude", ""), lname_col,
+                          bismarck_type("sparsevec"));
     const int max_categories =
         a.has("max_categories") ? DatumGetInt32(a.get("max_categories")) : 100;
     if (max_categories < 1 || max_categories > 100000)
