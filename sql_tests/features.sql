@@ -125,6 +125,10 @@ SELECT model, task, dimension FROM bismarck.train_linear_regression('f_xn', 'f_n
 SELECT model, task, dimension, classes FROM bismarck.train_logistic('f_mc', 'f_num', features => '*', exclude => 'id, y, xn', label => 'k', seed => 1);
 SELECT feature, class, round(weight::numeric, 1) <> 0 AS nonzero FROM bismarck.weights('f_mc') ORDER BY class, feature;
 SELECT round(r2::numeric, 2) AS r2 FROM bismarck.evaluate('f_xi', 'f_num');
+SELECT model, task, dimension FROM bismarck.train_linear_regression('f_reg', 'f_num', features => '*',
+         exclude => 'id, xn', label => 'y', on_null => 'impute', seed => 1);
+SELECT feature, category FROM bismarck.weights('f_reg');
+SELECT round(r2::numeric, 2) AS r2, rows FROM bismarck.evaluate('f_reg', 'f_num');
 
 -- a query as the source (run with the caller's privileges), views and materialized views
 SELECT model, rows, skipped FROM bismarck.train_logistic('f_query',

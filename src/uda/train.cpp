@@ -925,6 +925,8 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     std::vector<igd::meta::Section> meta;
     if (!real) {
         meta.push_back({igd::meta::label_type, {label.type_name}});
+        meta.push_back({igd::meta::classes, label.classes});
+    }
     // The feature names and the transform, replayed by prediction from a row. A dense vector
     // column is recorded as an array column (up to a million elements).
     if (!transformed && !sparse && dim <= 1000000) {
@@ -938,8 +940,6 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     if (!transform.columns.empty()) {
         meta.push_back({igd::meta::features, transform.feature_names()});
         meta.push_back(transform.section());
-    }
-        meta.push_back({igd::meta::classes, label.classes});
     }
     StateHeader *init = new_state(m, igd::meta::encode(meta));
     init->epoch.batch = batch;
@@ -993,11 +993,11 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "rank must be between 1 and 1000, not " + std::to_string(rank));
     const double max_norm = checked(a.number("max_norm", 0.0), "max_norm", 0.0, false);
-    const Column r = column(run.relid, run.source_sql, rname, "row");
-    const Column c = column(run.relid, run.source_sql, cname, "column");
     if (run.opt.on_null == "impute")
         fail(ERRCODE_INVALID_PARAMETER_VALUE, "on_null => 'impute' does not apply to train_lmf", {},
              "A rating with a NULL id or value is skipped (on_null => 'skip') or an error.");
+    const Column r = column(run.relid, run.source_sql, rname, "row");
+    const Column c = column(run.relid, run.source_sql, cname, "column");
     const Column v = column(run.relid, run.source_sql, vname, "value");
     for (const Column &col : {r, c})
         if (col.type != INT2OID && col.type != INT4OID && col.type != INT8OID)
