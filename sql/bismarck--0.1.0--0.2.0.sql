@@ -161,7 +161,8 @@ CREATE FUNCTION bismarck.train_logistic(
         standardize boolean DEFAULT true, batch integer DEFAULT NULL,
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
         init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
-        validation_column text DEFAULT NULL)
+        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
+        max_categories integer DEFAULT 100)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_logistic' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_svm(
@@ -176,7 +177,8 @@ CREATE FUNCTION bismarck.train_svm(
         standardize boolean DEFAULT true, batch integer DEFAULT NULL,
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
         init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
-        validation_column text DEFAULT NULL)
+        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
+        max_categories integer DEFAULT 100)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_svm' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_linear_regression(
@@ -191,7 +193,8 @@ CREATE FUNCTION bismarck.train_linear_regression(
         standardize boolean DEFAULT true, batch integer DEFAULT NULL,
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
         init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
-        validation_column text DEFAULT NULL)
+        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
+        max_categories integer DEFAULT 100)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_linear_regression' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_lmf(
@@ -208,13 +211,121 @@ CREATE FUNCTION bismarck.train_lmf(
         validation double precision DEFAULT NULL, validation_column text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_lmf' LANGUAGE C VOLATILE ROWS 1;
-COMMENT ON FUNCTION bismarck.train_logistic IS
-    'train logistic regression by IGD: two classes (binary) or more (multinomial); labels boolean, numbers or text';
-COMMENT ON FUNCTION bismarck.train_svm IS
-    'train a linear SVM by IGD: two classes (hinge) or more (Crammer-Singer); labels boolean, numbers or text';
-COMMENT ON FUNCTION bismarck.train_linear_regression IS
-    'train linear regression by IGD: squared loss, l2 (ridge), l1 (lasso) or both (elastic net)';
+-- The same with source text: a table's name (read as regclass reads it), or a query
+-- ('SELECT ...', 'WITH ...', 'VALUES ...', 'TABLE ...'): one SELECT that writes nothing, run with the
+-- caller's privileges. An unknown literal resolves to these (PostgreSQL prefers the string
+-- category), so a table name in quotes and a query take the same path; a regclass value takes the
+-- forms above.
+CREATE FUNCTION bismarck.train_logistic(
+        model text, source text, features text, label text,
+        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
+        decay double precision DEFAULT 1, l2 double precision DEFAULT NULL,
+        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+        patience integer DEFAULT 5,
+        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
+        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
+        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
+        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
+        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
+        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
+        max_categories integer DEFAULT 100)
+    RETURNS SETOF bismarck.training_result
+    AS 'MODULE_PATHNAME', 'bismarck_train_logistic' LANGUAGE C VOLATILE ROWS 1;
+CREATE FUNCTION bismarck.train_svm(
+        model text, source text, features text, label text,
+        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
+        decay double precision DEFAULT 1, l2 double precision DEFAULT 0.01,
+        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+        patience integer DEFAULT 5,
+        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
+        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
+        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
+        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
+        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
+        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
+        max_categories integer DEFAULT 100)
+    RETURNS SETOF bismarck.training_result
+    AS 'MODULE_PATHNAME', 'bismarck_train_svm' LANGUAGE C VOLATILE ROWS 1;
+CREATE FUNCTION bismarck.train_linear_regression(
+        model text, source text, features text, label text,
+        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
+        decay double precision DEFAULT 1, l2 double precision DEFAULT NULL,
+        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+        patience integer DEFAULT 5,
+        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
+        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
+        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
+        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
+        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
+        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
+        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
+        max_categories integer DEFAULT 100)
+    RETURNS SETOF bismarck.training_result
+    AS 'MODULE_PATHNAME', 'bismarck_train_linear_regression' LANGUAGE C VOLATILE ROWS 1;
+DO $$
+DECLARE
+    source text;
+    args text;
+BEGIN
+    FOREACH source IN ARRAY ARRAY['regclass', 'text'] LOOP
+        args := format('text, %s, text, text, integer, bismarck.step_size, double precision, '
+                       'double precision, double precision, double precision, integer, text, text, '
+                       'integer, bigint, text, boolean, boolean, integer, boolean, double precision, text, '
+                       'double precision, text, text, integer', source);
+        EXECUTE format('COMMENT ON FUNCTION bismarck.train_logistic(%s) IS %L', args,
+                       'train logistic regression by IGD: two classes (binary) or more (multinomial); labels boolean, numbers or text');
+        EXECUTE format('COMMENT ON FUNCTION bismarck.train_svm(%s) IS %L', args,
+                       'train a linear SVM by IGD: two classes (hinge) or more (Crammer-Singer); labels boolean, numbers or text');
+        EXECUTE format('COMMENT ON FUNCTION bismarck.train_linear_regression(%s) IS %L', args,
+                       'train linear regression by IGD: squared loss, l2 (ridge), l1 (lasso) or both (elastic net)');
+    END LOOP;
+END
+$$;
 COMMENT ON FUNCTION bismarck.train_lmf IS 'train a low-rank matrix factorization by IGD';
+
+-- ---- Features from ordinary tables (issue 11) ------------------------------------------------
+-- features => 'x' (one array or sparsevec column), 'age, income, state' (a list of columns,
+-- identifiers as SQL reads them) or '*' (every column but the label, minus exclude). Numbers and
+-- booleans are one feature each, text-like and enum columns one-hot categories (the
+-- max_categories most frequent ones), numeric arrays one feature per element. The transform
+-- (vocabularies, means imputed under on_null => 'impute') is stored in the model state, and
+-- training turns each row into its feature vector with encode_features.
+CREATE FUNCTION bismarck.encode_features(transform bytea, VARIADIC "any")
+    RETURNS double precision[]
+    AS 'MODULE_PATHNAME', 'bismarck_encode_features' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION bismarck.encode_features(bytea, "any") IS
+    'the feature vector of the values given, one per column of a feature transform (what training runs on each row)';
+CREATE FUNCTION bismarck.feature_names(state bismarck.model_state) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'bismarck_feature_names' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION bismarck.feature_names(bismarck.model_state) IS
+    'the name of each feature of a linear model (age, x[3], state=CA), in the order of its coefficients';
+CREATE FUNCTION bismarck.weights(model text)
+    RETURNS TABLE (feature text, category text, class text, weight double precision)
+    AS 'MODULE_PATHNAME', 'bismarck_weights' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION bismarck.weights(model bismarck.model_state)
+    RETURNS TABLE (feature text, category text, class text, weight double precision)
+    AS 'MODULE_PATHNAME', 'bismarck_weights' LANGUAGE C IMMUTABLE STRICT;
+COMMENT ON FUNCTION bismarck.weights(text) IS
+    'every weight of a linear model in raw feature units: feature name, category (one-hot), class (multiclass), weight; then the intercepts';
+COMMENT ON FUNCTION bismarck.weights(bismarck.model_state) IS
+    'every weight of a linear model in raw feature units: feature name, category (one-hot), class (multiclass), weight; then the intercepts';
+-- The catalog view, with the feature names at the end.
+CREATE OR REPLACE VIEW bismarck.models WITH (security_barrier) AS
+    SELECT m.name, m.task, m.source, m.columns, m.dimension, m.rows_used, m.rows_skipped,
+           m.options, m.epochs, m.loss, m.seconds, m.created_at,
+           m.owner::regrole AS owner,
+           bismarck.coefficients(m.state) AS coefficients,
+           bismarck.intercept(m.state) AS intercept,
+           m.state,
+           bismarck.feature_names(m.state) AS features
+      FROM bismarck.model_store m
+     WHERE pg_catalog.pg_has_role(m.owner, 'USAGE')
+        OR EXISTS (SELECT 1 FROM bismarck.grant_store g
+                    WHERE g.model = m.name
+                      AND (g.grantee = 0 OR pg_catalog.pg_has_role(g.grantee, 'USAGE')));
+
 
 -- ---- Prediction: the class as the training data had it ---------------------------------------
 DROP FUNCTION bismarck.predict(text, double precision[]);
@@ -232,8 +343,9 @@ DECLARE
     model text;
     volatility text;
 BEGIN
+    -- record: a row of any table or query, its columns matched to the model's by name
     FOREACH features IN ARRAY ARRAY['double precision[]', 'real[]', 'smallint[]', 'integer[]',
-                                    'bigint[]', 'numeric[]', 'bismarck.sparsevec'] LOOP
+                                    'bigint[]', 'numeric[]', 'bismarck.sparsevec', 'record'] LOOP
         FOREACH model IN ARRAY ARRAY['text', 'bismarck.model_state'] LOOP
             volatility := CASE model WHEN 'text' THEN 'STABLE' ELSE 'IMMUTABLE' END;
             EXECUTE format('CREATE FUNCTION bismarck.predict(model %s, features %s) RETURNS text '
@@ -306,8 +418,10 @@ DECLARE
     cls text[];
     lbl_array text;
     q text;
+    fx text;      -- the features argument of predict: a column, or the whole row
+    fwhere text;  -- rows whose features are there
 BEGIN
-    SELECT name, task, columns INTO m FROM bismarck.models WHERE name = evaluate.model;
+    SELECT name, task, columns, options INTO m FROM bismarck.models WHERE name = evaluate.model;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'model "%" does not exist', evaluate.model
             USING ERRCODE = 'undefined_object',
@@ -331,12 +445,20 @@ BEGIN
     END IF;
     features := coalesce(features, m.columns[1]);
     label := coalesce(label, m.columns[2]);
+    IF m.options->>'features' = 'columns' AND evaluate.features IS NOT DISTINCT FROM m.columns[1] THEN
+        -- a model of several columns: predict from the whole row, columns matched by name
+        fx := 'bismarck_row';
+        fwhere := 'true';
+    ELSE
+        fx := quote_ident(features);
+        fwhere := format('%I IS NOT NULL', features);
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = source AND attname = label
                       AND attnum > 0 AND NOT attisdropped) THEN
         RAISE EXCEPTION 'label column "%" of relation % does not exist', label, source
             USING ERRCODE = 'undefined_column';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = source AND attname = features
+    IF fx <> 'bismarck_row' AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = source AND attname = features
                       AND attnum > 0 AND NOT attisdropped) THEN
         RAISE EXCEPTION 'features column "%" of relation % does not exist', features, source
             USING ERRCODE = 'undefined_column';
@@ -350,14 +472,14 @@ BEGIN
      WHERE attrelid = source AND attname = label AND attnum > 0 AND NOT attisdropped;
     IF cls IS NULL THEN  -- a regression
         q := format($q$
-            WITH s AS (SELECT bismarck.decision_function(%L::text, %I) AS p, (%I)::float8 AS v
-                         FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL)
+            WITH s AS (SELECT bismarck.decision_function(%L::text, %s) AS p, (%I)::float8 AS v
+                         FROM %s AS bismarck_row WHERE %s AND %I IS NOT NULL)
             SELECT count(p)::int8, NULL::float8, NULL::float8, NULL::float8, NULL::float8,
                    NULL::float8, NULL::float8, sqrt(avg((p - v) ^ 2))::float8, avg(abs(p - v))::float8,
                    (1 - sum((p - v) ^ 2) / nullif(sum((v - (SELECT avg(v) FROM s)) ^ 2), 0))::float8,
                    NULL::jsonb
               FROM s WHERE p IS NOT NULL $q$,
-            m.name, features, label, source, features, label);
+            m.name, fx, label, source, fwhere, label);
         RETURN QUERY EXECUTE q;
         RETURN;
     END IF;
@@ -365,12 +487,12 @@ BEGIN
     q := format($q$
         WITH s AS (
             SELECT coalesce((%L::text[])[array_position(%L::%s, %I)], (%I)::text) AS actual,
-                   bismarck.predict(%L::text, %I) AS predicted,
+                   bismarck.predict(%L::text, %s) AS predicted,
                    CASE WHEN %L IN ('logistic', 'multinomial')
-                        THEN (bismarck.predict_probabilities(%L::text, %I))[array_position(%L::%s, %I)] END AS p_true,
+                        THEN (bismarck.predict_probabilities(%L::text, %s))[array_position(%L::%s, %I)] END AS p_true,
                    CASE WHEN cardinality(%L::text[]) = 2
-                        THEN bismarck.decision_function(%L::text, %I) END AS z
-              FROM %s WHERE %I IS NOT NULL AND %I IS NOT NULL),
+                        THEN bismarck.decision_function(%L::text, %s) END AS z
+              FROM %s AS bismarck_row WHERE %s AND %I IS NOT NULL),
         scored AS (SELECT * FROM s WHERE predicted IS NOT NULL),
         per_class AS (
             SELECT c,
@@ -409,10 +531,10 @@ BEGIN
                (SELECT v FROM auc)::float8,
                NULL::float8, NULL::float8, NULL::float8,
                (SELECT j FROM confusion) $q$,
-        cls, cls, lbl_array, label, label, m.name, features,
-        m.task, m.name, features, cls, lbl_array, label,
-        cls, m.name, features,
-        source, features, label,
+        cls, cls, lbl_array, label, label, m.name, fx,
+        m.task, m.name, fx, cls, lbl_array, label,
+        cls, m.name, fx,
+        source, fwhere, label,
         cls, cls, cls, cls, cls, cls);
     RETURN QUERY EXECUTE q;
 END

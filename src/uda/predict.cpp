@@ -8,6 +8,7 @@
 // into fn_extra (the per-query memory of the call site) and folds the stored scalers into the
 // weights, so a prediction is one dot product per output.
 #include "uda/catalog.hpp"
+#include "uda/features.hpp"
 #include "uda/sparsevec.hpp"
 #include "uda/spi.hpp"
 #include "uda/state.hpp"
@@ -22,6 +23,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
 }
 
 #include <algorithm>
@@ -36,7 +38,8 @@ namespace {
 using models::Target;
 using models::Task;
 
-// A model ready to score rows, in fn_extra. Plain data only: it lives in a memory context.
+// A model ready to score rows, in fn_extra. Plain data in a memory context, but for `rows`, a
+// C++ object deleted by a reset callback of that context.
 struct Loaded {
     bool by_name;  // loaded by name (else folded from a model_state value)
     int name_len;
@@ -51,9 +54,34 @@ struct Loaded {
     double *scores;        // linear: room for the scores of one row (and the probabilities)
     const double *params;  // lmf: the factor parameters
     int32_t n_classes;
-    char **classes;  // the class labels' text forms
-    bool array_features;  // the call site's features argument is an array (else a sparsevec)
+    char **classes;              // the class labels' text forms
+    bool array_features;         // the call site's features argument is an array (else a sparsevec)
+    bool row_features;           // ... is a row of any type, its columns matched by name
+    bool has_transform;          // the model records how its features come from columns
+    features::RowEncoder *rows;  // the model's transform, bound to the row type (kept on refold)
 };
+
+// What a call site keeps in fn_extra: the models it has met by name (a query that scores rows
+// with several models, one name per row, loads each once) and the one it folded from a value.
+struct Site {
+    static constexpr int kNamed = 8;
+    Loaded *named[kNamed];
+    int n_named, next;  // models loaded; the slot to reuse next
+    Loaded *last;       // the model of the previous row
+    Loaded *value;      // the by-value model
+};
+
+Site *site_of(FunctionCallInfo fcinfo) {
+    auto *site = static_cast<Site *>(fcinfo->flinfo->fn_extra);
+    if (site == nullptr) {
+        pg_call([&] {
+            site =
+                static_cast<Site *>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(Site)));
+        });
+        fcinfo->flinfo->fn_extra = site;
+    }
+    return site;
+}
 
 // Folds `h` into `into` (the call site's previous model, whose memory is reused: a query whose
 // rows bring one model after another keeps its memory flat), or into a new Loaded.
@@ -73,7 +101,9 @@ Loaded *fold(const StateHeader *h, MemoryContext mcxt, Loaded *into) {
         if (m->state) pfree(m->state);
         for (int32_t c = 0; c < m->n_classes; ++c) pfree(m->classes[c]);
         if (m->classes) pfree(m->classes);
+        features::RowEncoder *rows = m->rows;
         *m = Loaded{};
+        m->rows = rows;
         m->state = static_cast<StateHeader *>(MemoryContextAlloc(mcxt, VARSIZE(h)));
         memcpy(m->state, h, VARSIZE(h));
         if (models::is_linear(task_of(h))) {
@@ -99,6 +129,12 @@ Loaded *fold(const StateHeader *h, MemoryContext mcxt, Loaded *into) {
     m->outputs = h->model.outputs;
     m->dim = h->model.dim;
     m->key = h;
+    igd::Transform transform;
+    m->has_transform = igd::Transform::from_meta(meta, &transform) && transform.dim() == m->dim;
+    if (m->has_transform) {
+        if (m->rows == nullptr) m->rows = features::row_encoder(mcxt);
+        m->rows->set(std::move(transform));
+    }
     if (models::is_linear(m->task)) {
         models::fold_scaler(igd::state_params(h), m->outputs, m->dim, igd::state_scaler(h), m->w,
                             h->model.target_mean, h->model.target_scale);
@@ -118,46 +154,75 @@ Loaded *fold(const StateHeader *h, MemoryContext mcxt, Loaded *into) {
 Loaded *model_for(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0)) fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "model must not be NULL");
     MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
-    auto *cached = static_cast<Loaded *>(fcinfo->flinfo->fn_extra);
-    // The hot path, once per row: the same model name as the cached one.
+    Site *site = site_of(fcinfo);
+    Loaded *cached = site->last;
+    // The hot path, once per row: the same model name as the previous row's.
     if (cached && cached->by_name) {
         text *t = PG_GETARG_TEXT_PP(0);
         if (int(VARSIZE_ANY_EXHDR(t)) == cached->name_len &&
             memcmp(VARDATA_ANY(t), cached->name, cached->name_len) == 0)
             return cached;
     }
+    auto inputs = [&](Loaded *l) {
+        Oid type = InvalidOid;
+        bool row = false;
+        if (fcinfo->nargs > 1)
+            pg_call([&] {
+                type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+                row = type_is_rowtype(type);
+            });
+        l->array_features = fcinfo->nargs > 1 && !row && type_is_array(type);
+        l->row_features = row;
+        site->last = l;
+        return l;
+    };
     const Oid argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
     if (argtype == TEXTOID) {
         text *t = PG_GETARG_TEXT_PP(0);
         const std::string name(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+        // Another model this call site has met already (rows naming one of several models).
+        for (int i = 0; i < site->n_named; ++i) {
+            Loaded *l = site->named[i];
+            if (l->name_len == int(name.size()) && memcmp(l->name, name.data(), name.size()) == 0)
+                return site->last = l;
+        }
+        // Load it, in a free slot or in place of the oldest one. (The catalog is read with the
+        // query's snapshot, so a model met earlier in the query is still the one it would load.)
         catalog::Model m = catalog::load(name, CurrentMemoryContext);  // fold copies it
-        Loaded *l = fold(m.state, mcxt, cached);
+        const int slot = site->n_named < Site::kNamed ? site->n_named++ : site->next;
+        site->next = (slot + 1) % Site::kNamed;
+        Loaded *l = fold(m.state, mcxt, site->named[slot]);
+        site->named[slot] = l;
         l->by_name = true;
         l->name_len = int(name.size());
         memcpy(l->name, name.data(), name.size());  // check_name bounds it to 63 bytes
         l->name[name.size()] = '\0';
-        l->array_features = fcinfo->nargs > 1 && type_is_array(get_fn_expr_argtype(fcinfo->flinfo, 1));
-        fcinfo->flinfo->fn_extra = l;
-        return l;
+        return inputs(l);
     }
     // By value: refold only when the state differs from the cached one. The same pointer says so
     // only for a constant or a parameter (fixed for the query); a computed state's memory is
-    // reused row after row with other contents, so it is compared byte for byte.
+    // reused row after row with other contents, so it is compared byte for byte (a memcmp, much
+    // cheaper than a fold).
+    cached = site->value;
     struct varlena *raw = reinterpret_cast<struct varlena *>(PG_GETARG_POINTER(0));
     if (cached && cached->state) {
-        if (cached->key == raw && get_fn_expr_arg_stable(fcinfo->flinfo, 0)) return cached;
+        if (cached->key == raw && get_fn_expr_arg_stable(fcinfo->flinfo, 0)) return inputs(cached);
         if (!VARATT_IS_EXTENDED(raw) && VARSIZE(raw) == VARSIZE(cached->state) &&
             memcmp(raw, cached->state, VARSIZE(raw)) == 0) {
             cached->key = raw;
-            return cached;
+            return inputs(cached);
         }
     }
     const StateHeader *h = read_state(PointerGetDatum(raw));  // fold copies it
+    if (cached && cached->state && VARSIZE(h) == VARSIZE(cached->state) &&
+        memcmp(h, cached->state, VARSIZE(h)) == 0) {
+        cached->key = raw;  // a toasted or short-header copy of the same state
+        return inputs(cached);
+    }
     Loaded *l = fold(h, mcxt, cached);
     l->key = raw;
-    l->array_features = fcinfo->nargs > 1 && type_is_array(get_fn_expr_argtype(fcinfo->flinfo, 1));
-    fcinfo->flinfo->fn_extra = l;
-    return l;
+    site->value = l;
+    return inputs(l);
 }
 
 std::string model_label(const Loaded *m) {
@@ -191,7 +256,16 @@ bool scores(FunctionCallInfo fcinfo, const Loaded *m) {
         for (int32_t c = 0; c < k; ++c)
             s[c] += igd::dense_dot<igd::PlainAccess>(m->w + c * (d + 1), x, d);
     };
-    if (m->array_features) {
+    if (m->row_features) {
+        if (!m->has_transform)
+            fail(ERRCODE_WRONG_OBJECT_TYPE,
+                 model_label(m) + " does not record the columns its features come from", {},
+                 "Give it the features column (a model trained on a sparsevec, or by bismarck "
+                 "0.1.0, takes its vector as it is).");
+        if (!m->rows->encode(PG_GETARG_HEAPTUPLEHEADER(1), model_label(m))) return false;
+        n = d;
+        dense(m->rows->x.data());
+    } else if (m->array_features) {
         ArrayType *a = PG_GETARG_ARRAYTYPE_P(1);
         if (ARR_NDIM(a) > 1)
             fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features must be a one-dimensional array, not " +
@@ -365,11 +439,33 @@ BISMARCK_FUNCTION(bismarck_predict_cell) {
         h->model.value_max));
 }
 
-// model(name) -> the stored model_state, for the IMMUTABLE by-value forms
+// model(name) -> the stored model_state, for the IMMUTABLE by-value forms. STABLE: within a
+// query the same name gives the same state, so the call site keeps the last one it loaded (a CTE
+// or a subquery the planner inlines calls this once per row).
 BISMARCK_FUNCTION(bismarck_model_state) {
     text *t = PG_GETARG_TEXT_PP(0);
     const std::string name(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-    catalog::Model m = catalog::load(name, CurrentMemoryContext);
+    struct Last {
+        char name[64];
+        int name_len;
+        const StateHeader *state;
+    };
+    auto *last = static_cast<Last *>(fcinfo->flinfo->fn_extra);
+    if (last && last->name_len == int(name.size()) &&
+        memcmp(last->name, name.data(), name.size()) == 0)
+        PG_RETURN_POINTER(last->state);
+    catalog::Model m = catalog::load(name, fcinfo->flinfo->fn_mcxt);
+    pg_call([&] {
+        if (last == nullptr)
+            last = static_cast<Last *>(
+                MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(Last)));
+        else if (last->state)
+            pfree(const_cast<StateHeader *>(last->state));
+    });
+    last->name_len = int(name.size());  // check_name (in load) bounds it to 63 bytes
+    memcpy(last->name, name.data(), name.size());
+    last->state = m.state;
+    fcinfo->flinfo->fn_extra = last;
     PG_RETURN_POINTER(m.state);
 }
 

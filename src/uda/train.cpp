@@ -17,6 +17,7 @@
 // Everything a run creates (the scratch table, the shared-memory segment, GUC changes, catalog
 // rows) belongs to the caller's transaction, so an error or a cancel at any point leaves nothing.
 #include "uda/catalog.hpp"
+#include "uda/features.hpp"
 #include "uda/progress.hpp"
 #include "uda/shared_model.hpp"
 #include "uda/spi.hpp"
@@ -186,7 +187,7 @@ Options read_options(const Args &a) {
         std::random_device rd;
         o.seed = int64_t((uint64_t(rd()) << 31 ^ rd()) & 0x7fffffffffffull);
     }
-    o.on_null = one_of(a.text("on_null", "skip"), "on_null", "skip", "error");
+    o.on_null = one_of(a.text("on_null", "skip"), "on_null", "skip", "impute", "error");
     if (a.has("validation")) {
         o.validation = a.number("validation", 0);
         if (!(o.validation > 0.0 && o.validation <= 0.5))
@@ -836,7 +837,18 @@ Datum summary_row(FunctionCallInfo fcinfo, const Run &run, const Summary &s) {
 // step: inputs. The source must exist (regclass did that) and be readable by the caller.
 void source_step(Run &run, const Args &a) {
     if (!a.has("source")) fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "source must not be NULL");
-    run.relid = DatumGetObjectId(a.get("source"));
+    if (get_fn_expr_argtype(a.fcinfo->flinfo, a.index("source")) == TEXTOID) {
+        // source text: a query, or a relation's name (read as regclass reads it)
+        const std::string s = a.text("source");
+        run.source_sql = features::query_source(s);
+        if (!run.source_sql.empty()) return;
+        pg_call([&] {
+            run.relid =
+                DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(s.c_str())));
+        });
+    } else {
+        run.relid = DatumGetObjectId(a.get("source"));
+    }
     AclResult acl = ACLCHECK_OK;
     pg_call([&] { acl = pg_class_aclcheck(run.relid, GetUserId(), ACL_SELECT); });
     run.source_sql = spi::relation(run.relid);
@@ -938,34 +950,40 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     // the lasso is asked for its exact zeros.
     run.average = (a.has("average") ? DatumGetBool(a.get("average")) : true) && run.opt.l1 == 0.0;
 
-    // step: inputs: the features column
+    // step: inputs: the features (one column, a list of columns or '*': see features.cpp) and
+    // the label column
     const std::string fname_col = a.text("features");
     const std::string lname_col = a.text("label");
-    const Column f = column(run.relid, run.source_sql, fname_col, "features");
-    Label label{column(run.relid, run.source_sql, lname_col, "label"), Target::binary, {}, {}};
-    if (lname_col == fname_col)
+    const bool impute = run.opt.on_null == "impute";
+    const TupleDesc desc = features::source_columns(run.source_sql);
+    const int label_at = features::find_column(desc, lname_col);
+    if (label_at < 0)
+        fail(ERRCODE_UNDEFINED_COLUMN, "label column \"" + lname_col + "\" of relation " +
+                                           run.source_sql + " does not exist");
+    Label label{{lname_col, spi::ident(lname_col), TupleDescAttr(desc, label_at)->atttypid},
+                Target::binary,
+                {},
+                {}};
+    const features::Spec spec =
+        features::resolve(desc, run.source_sql, fname_col, a.text("exclude", ""), lname_col,
+                          bismarck_type("sparsevec"));
+    const int max_categories =
+        a.has("max_categories") ? DatumGetInt32(a.get("max_categories")) : 100;
+    if (max_categories < 1 || max_categories > 100000)
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             "column \"" + lname_col + "\" cannot be both the features and the label");
-    const Oid sparse_type = bismarck_type("sparsevec");
-    const bool sparse = f.type == sparse_type;
-    std::string features_sql = f.sql;
-    switch (f.type) {
-        case FLOAT8ARRAYOID:
-        case FLOAT4ARRAYOID:
-            break;
-        case INT2ARRAYOID:
-        case INT4ARRAYOID:
-        case INT8ARRAYOID:
-        case NUMERICARRAYOID:
-            features_sql = f.sql + "::pg_catalog.float8[]";
-            break;
-        default:
-            if (!sparse)
-                fail(ERRCODE_DATATYPE_MISMATCH,
-                     "features column \"" + fname_col + "\" has type " + type_name(f.type), {},
-                     "Features must be an array of numbers (float8[], real[], integer[], "
-                     "numeric[]) or bismarck.sparsevec.");
-    }
+             "max_categories must be between 1 and 100000, not " + std::to_string(max_categories));
+    const bool sparse = spec.sparse;
+    if (sparse && impute)
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "on_null => 'impute' does not apply to a bismarck.sparsevec column", {},
+             "Use on_null => 'skip' (rows with a NULL sparsevec are skipped and counted).");
+    // A row goes through bismarck.encode_features unless its features are one vector column
+    // read as it is.
+    const bool transformed = !spec.vector_column || impute;
+    std::string features_sql = spec.inputs[0].sql;
+    if (!transformed && !sparse && spec.inputs[0].base != FLOAT8ARRAYOID &&
+        spec.inputs[0].base != FLOAT4ARRAYOID)
+        features_sql += "::pg_catalog.float8[]";
     // Shared memory: a dense row updates every weight, so per-row Hogwild makes the processes
     // fight over the model's cache lines on every row; by default each process steps a private
     // copy and exchanges it with the shared model every kDenseSharedBatch rows (igd::exchange).
@@ -1000,12 +1018,15 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
              "label column \"" + lname_col + "\" has type " + label.type_name, {},
              "A classifier's label must be a boolean, a number, a string or an enum.");
     }
-    // NULL features (or NULL elements in a dense array) and NULL labels make a row unusable.
-    run.not_null = f.sql + " IS NOT NULL AND " + l.sql + " IS NOT NULL" +
-                   (sparse ? ""
-                           : " AND CASE WHEN pg_catalog.array_ndims(" + f.sql +
-                                 ") OPERATOR(pg_catalog.=) 1 THEN pg_catalog.array_position(" +
-                                 f.sql + ", NULL) IS NULL ELSE true END");
+    // NULL features (or NULL elements in a dense array) and NULL labels make a row unusable,
+    // unless the features' NULLs are imputed.
+    run.not_null = features::not_null(spec, impute) + " AND " + l.sql + " IS NOT NULL";
+    // step: statistics: the transform of a list of columns (means, categories)
+    igd::Transform transform;
+    if (transformed) {
+        transform = features::learn(spec, run.source_sql, run.not_null, impute, max_categories);
+        features_sql = features::encode_sql(transform, spec);
+    }
 
     // step: statistics. One scan for everything the run needs to know before it starts. The
     // subquery exposes only its own columns, so the source's column names cannot clash.
@@ -1069,12 +1090,26 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
         if (dim < 1)
             fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
                  "features column \"" + fname_col + "\" holds empty arrays");
+        if (transformed && dim != transform.dim())
+            fail(ERRCODE_INTERNAL_ERROR, "encoded features have " + std::to_string(dim) +
+                                             " elements, the transform " +
+                                             std::to_string(transform.dim()));
         if (standardize) {
             scaler.resize(2 * dim);
             for (int64_t j = 0; j < dim; ++j) {
                 const double sd = std::sqrt(s[2 + dim + j] / s[0]);
                 scaler[j] = s[2 + j];
                 scaler[dim + j] = sd > 1e-12 * std::max(1.0, std::abs(s[2 + j])) ? 1.0 / sd : 1.0;
+            }
+            // One-hot features stay 0 / 1, as scikit-learn's OneHotEncoder leaves them.
+            int64_t j = 0;
+            for (const igd::FeatureColumn &c : transform.columns) {
+                if (c.kind == igd::FeatureColumn::Kind::category)
+                    for (int64_t q = j; q < j + c.width(); ++q) {
+                        scaler[q] = 0.0;
+                        scaler[dim + q] = 1.0;
+                    }
+                j += c.width();
             }
         }
     }
@@ -1148,6 +1183,20 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
         meta.push_back({igd::meta::label_type, {label.type_name}});
         meta.push_back({igd::meta::classes, label.classes});
     }
+    // The feature names and the transform, replayed by prediction from a row. A dense vector
+    // column is recorded as an array column (up to a million elements).
+    if (!transformed && !sparse && dim <= 1000000) {
+        igd::FeatureColumn c;
+        c.kind = igd::FeatureColumn::Kind::array;
+        c.name = spec.inputs[0].name;
+        c.type = type_name(spec.inputs[0].type);
+        c.means.assign(size_t(dim), 0.0);
+        transform.columns = {std::move(c)};
+    }
+    if (!transform.columns.empty()) {
+        meta.push_back({igd::meta::features, transform.feature_names()});
+        meta.push_back(transform.section());
+    }
     StateHeader *init = new_state(m, igd::meta::encode(meta));
     init->epoch.batch = batch;
     if (!scaler.empty())
@@ -1164,7 +1213,9 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     run.options_json = ", \"batch\": " + std::to_string(batch) +
                        ", \"average\": " + (run.average ? "true" : "false") +
                        ", \"standardize\": " + (!scaler.empty() ? "true" : "false") +
-                       ", \"sparse\": " + (sparse ? "true" : "false");
+                       ", \"sparse\": " + (sparse ? "true" : "false") +
+                       ", \"features\": " + json_string(transformed ? "columns" : "vector") +
+                       ", \"max_categories\": " + std::to_string(max_categories);
     const Summary s = train(run, init);
     spi::finish();
     return summary_row(fcinfo, run, s);
@@ -1199,6 +1250,9 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "rank must be between 1 and 1000, not " + std::to_string(rank));
     const double max_norm = checked(a.number("max_norm", 0.0), "max_norm", 0.0, false);
+    if (run.opt.on_null == "impute")
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "on_null => 'impute' does not apply to train_lmf", {},
+             "A rating with a NULL id or value is skipped (on_null => 'skip') or an error.");
     const Column r = column(run.relid, run.source_sql, rname, "row");
     const Column c = column(run.relid, run.source_sql, cname, "column");
     const Column v = column(run.relid, run.source_sql, vname, "value");
