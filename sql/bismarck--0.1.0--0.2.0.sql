@@ -162,7 +162,7 @@ CREATE FUNCTION bismarck.train_logistic(
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
         init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
         validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100)
+        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_logistic' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_svm(
@@ -178,7 +178,7 @@ CREATE FUNCTION bismarck.train_svm(
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
         init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
         validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100)
+        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_svm' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_linear_regression(
@@ -194,7 +194,7 @@ CREATE FUNCTION bismarck.train_linear_regression(
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
         init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
         validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100)
+        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_linear_regression' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_lmf(
@@ -229,7 +229,7 @@ CREATE FUNCTION bismarck.train_logistic(
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
         init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
         validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100)
+        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_logistic' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_svm(
@@ -245,7 +245,7 @@ CREATE FUNCTION bismarck.train_svm(
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
         init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
         validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100)
+        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_svm' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_linear_regression(
@@ -261,7 +261,7 @@ CREATE FUNCTION bismarck.train_linear_regression(
         average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
         init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
         validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100)
+        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_linear_regression' LANGUAGE C VOLATILE ROWS 1;
 DO $$
@@ -273,7 +273,7 @@ BEGIN
         args := format('text, %s, text, text, integer, bismarck.step_size, double precision, '
                        'double precision, double precision, double precision, integer, text, text, '
                        'integer, bigint, text, boolean, boolean, integer, boolean, double precision, text, '
-                       'double precision, text, text, integer', source);
+                       'double precision, text, text, integer, text', source);
         EXECUTE format('COMMENT ON FUNCTION bismarck.train_logistic(%s) IS %L', args,
                        'train logistic regression by IGD: two classes (binary) or more (multinomial); labels boolean, numbers or text');
         EXECUTE format('COMMENT ON FUNCTION bismarck.train_svm(%s) IS %L', args,

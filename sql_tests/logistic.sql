@@ -126,3 +126,12 @@ SELECT rows < 1600 AS trained_on_the_rest, validation_loss IS NOT NULL AS valida
 SELECT * FROM bismarck.train_logistic('lr_val2', 'lr_train', 'x', 'y', validation => 0.9);
 SELECT * FROM bismarck.train_logistic('lr_val3', 'lr_train', 'x', 'y', validation_column => 'y');
 SELECT * FROM bismarck.train_logistic('lr_val4', 'lr_train', 'x', 'y', validation => 0.1, shuffle => 'never');
+-- class_weight => 'balanced': on a table with one positive row in fifty, the rare class is found
+-- more often (higher recall) than without weights
+CREATE TABLE lr_rare AS SELECT x, (x[1] + 0.8 * x[2] <= 1.6)::int AS y FROM lr_train;
+SELECT round(avg(y), 2) AS positives FROM lr_rare;
+SELECT model FROM bismarck.train_logistic('lr_plain', 'lr_rare', 'x', 'y', seed => 1);
+SELECT model FROM bismarck.train_logistic('lr_balanced', 'lr_rare', 'x', 'y', seed => 1, class_weight => 'balanced');
+SELECT (SELECT recall FROM bismarck.evaluate('lr_balanced', 'lr_rare')) >
+       (SELECT recall FROM bismarck.evaluate('lr_plain', 'lr_rare')) AS rare_class_found_more;
+SELECT * FROM bismarck.train_logistic('lr_cw', 'lr_rare', 'x', 'y', class_weight => 'heavy');

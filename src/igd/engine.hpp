@@ -141,14 +141,15 @@ inline void averaged(const double *w, const double *avg, int64_t n, double T, do
 // as scikit-learn's SGD and Vowpal Wabbit report it), then the model's gradient step. `scratch`
 // holds 2 * outputs doubles (the scores, then the gradient).
 // With `avg`, the step is averaged as step `t + 1` (see LinearParams::gradient_step).
+// With `weight` (class weights), the row's loss and gradient count that many times.
 template <class Model, class A, class Row>
 double linear_step(const LinearParams<A> &w, const Row &x, double y, const StepParams &s,
-                   double *scratch, double *avg = nullptr, double t = 0.0) {
+                   double *scratch, double *avg = nullptr, double t = 0.0, double weight = 1.0) {
     double *scores = scratch, *g = scratch + w.outputs;
     w.scores(x, scores);
     const double loss = Model::loss_and_gradient(scores, w.outputs, y, g);
-    for (int32_t k = 0; k < w.outputs; ++k) w.gradient_step(k, x, g[k], s, avg, t);
-    return loss;
+    for (int32_t k = 0; k < w.outputs; ++k) w.gradient_step(k, x, weight * g[k], s, avg, t);
+    return weight * loss;
 }
 
 // The loss of one row under the model, without a step.

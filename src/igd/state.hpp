@@ -45,7 +45,7 @@ struct ModelInfo {
     double alpha, l2, l1, max_norm;  // step size (initial, once trained), regularisers
     uint64_t seed;
     int32_t epochs;     // epochs trained
-    int32_t reserved32;
+    int32_t n_class_weights;  // 0, or one weight per class (class_weight => 'balanced')
     double value_min, value_max;  // lmf: range of the training values (predictions are clipped)
     // regressions: the model learns (y - target_mean) / target_scale; prediction undoes it
     double target_mean, target_scale;
@@ -101,7 +101,8 @@ inline constexpr int64_t kMaxClasses = 1000;
 
 inline size_t state_bytes(const StateHeader &h) {
     const bool shared = h.epoch.flags & kShared;
-    const int64_t doubles = (shared ? 0 : h.model.n_params) + h.model.n_scaler + h.epoch.n_work;
+    const int64_t doubles = (shared ? 0 : h.model.n_params) + h.model.n_scaler +
+                            h.model.n_class_weights + h.epoch.n_work;
     return sizeof(StateHeader) + sizeof(double) * size_t(doubles) + size_t(h.model.meta_bytes);
 }
 
@@ -116,10 +117,17 @@ inline const double *state_scaler(const StateHeader *h) {
                ? state_params(h) + ((h->epoch.flags & kShared) ? 0 : h->model.n_params)
                : nullptr;
 }
+// The weight of each class in the loss (class_weight), after the scaler; null when there is none.
+inline const double *state_class_weights(const StateHeader *h) {
+    return h->model.n_class_weights
+               ? state_params(h) + ((h->epoch.flags & kShared) ? 0 : h->model.n_params) +
+                     h->model.n_scaler
+               : nullptr;
+}
 inline const char *state_meta(const StateHeader *h) {
     return reinterpret_cast<const char *>(state_params(h) +
                                           ((h->epoch.flags & kShared) ? 0 : h->model.n_params) +
-                                          h->model.n_scaler);
+                                          h->model.n_scaler + h->model.n_class_weights);
 }
 inline double *state_work(StateHeader *h) {
     return reinterpret_cast<double *>(const_cast<char *>(state_meta(h)) + h->model.meta_bytes);
@@ -221,6 +229,8 @@ inline std::string validate_state(const void *p, size_t len, ShapeRule params_fo
     if (expected != m.n_params)
         return "model state's parameter count does not match its shape";
     if (m.n_scaler != 0 && m.n_scaler != 2 * m.dim) return "model state has an invalid scaler";
+    if (m.n_class_weights != 0 && m.n_class_weights != (m.outputs == 1 ? 2 : m.outputs))
+        return "model state has an invalid number of class weights";
     if (m.meta_bytes < 0 || m.meta_bytes > kMaxMetaBytes || m.meta_bytes % 8 != 0)
         return "model state has an invalid meta block";
     if (e.parallelism > 3) return "model state has an unknown parallelism";
@@ -241,6 +251,16 @@ inline std::string validate_state(const void *p, size_t len, ShapeRule params_fo
     if (e.rows_seen < 0 || e.nulls_skipped < 0 || e.batch < 0 || e.participants < 0 ||
         m.epochs < 0)
         return "model state has invalid counters";
+    if (m.n_class_weights) {
+        const double *cw = reinterpret_cast<const double *>(reinterpret_cast<const char *>(p) +
+                                                            sizeof(StateHeader)) +
+                           ((e.flags & kShared) ? 0 : m.n_params) + m.n_scaler;
+        for (int32_t c = 0; c < m.n_class_weights; ++c) {
+            double w;
+            std::memcpy(&w, cw + c, sizeof w);
+            if (!(std::isfinite(w) && w > 0.0)) return "model state has an invalid class weight";
+        }
+    }
     std::vector<meta::Section> sections;
     const char *mp = reinterpret_cast<const char *>(p) + (len - size_t(m.meta_bytes)) -
                      sizeof(double) * size_t(e.n_work);

@@ -261,10 +261,14 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
     const igd::StepParams s{alpha, h->model.l2, h->model.l1, 0.0};
     const bool eval_only = h->epoch.flags & kEvalOnly;
     const double *current = m.params;  // where this row's step went
+    // class_weight: the weight of the row's class (binary labels are -1/+1: classes 0 and 1)
+    const double *cw = igd::state_class_weights(h);
+    const double weight = cw ? cw[k == 1 ? (y > 0.0 ? 1 : 0) : int32_t(y)] : 1.0;
     const double loss = models::with_linear_model(task_of(h), [&](auto model) {
         using M = decltype(model);
         if (eval_only)
-            return igd::linear_loss<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y, scores);
+            return weight *
+                   igd::linear_loss<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y, scores);
         // averaging: this process's accumulator, and the global index of this step (in shared
         // memory, taken from the segment's counter: one atomic add per row, or per batch)
         const bool averaging = h->epoch.flags & igd::kAveraging;
@@ -280,14 +284,15 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
             case igd::Parallelism::shared_memory: {
                 if (h->epoch.batch <= 1)
                     return igd::linear_step<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y,
-                                               s, scores, acc, averaging ? step_index(1) : 0.0);
+                                               s, scores, acc, averaging ? step_index(1) : 0.0,
+                                               weight);
                 // Batched: plain steps on this process's copy, exchanged every `batch` rows.
                 const double t = averaging ? step_index(h->epoch.batch) : 0.0;
                 double *base = igd::state_work(h) + (averaging ? n : 0), *local = base + n;
                 current = local;
                 if (h->epoch.rows_seen == 0) igd::pull<RelaxedAccess>(m.params, base, local, n);
                 const double l = igd::linear_step<M>(LinearParams<PlainAccess>{local, d, k}, x, y,
-                                                     s, scores, acc, t);
+                                                     s, scores, acc, t, weight);
                 if ((h->epoch.rows_seen + 1) % h->epoch.batch == 0)
                     igd::exchange<RelaxedAccess>(m.params, base, local, n);
                 return l;
@@ -296,14 +301,15 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
                 SpinLockAcquire(&m.shared->lock);
                 const double t = averaging ? double(m.shared->steps++) : 0.0;
                 const double l = igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x,
-                                                     y, s, scores, acc, t);
+                                                     y, s, scores, acc, t, weight);
                 SpinLockRelease(&m.shared->lock);
                 return l;
             }
             default:
                 return igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x, y, s,
                                            scores, acc,
-                                           double(h->epoch.avg_steps + h->epoch.rows_seen));
+                                           double(h->epoch.avg_steps + h->epoch.rows_seen),
+                                           weight);
         }
     });
     if (!std::isfinite(loss)) {

@@ -86,6 +86,9 @@ StateHeader *copy_state(const StateHeader *h, int64_t n_work, bool shared) {
     if (h->model.n_scaler)
         memcpy(const_cast<double *>(igd::state_scaler(c)), igd::state_scaler(h),
                sizeof(double) * h->model.n_scaler);
+    if (h->model.n_class_weights)
+        memcpy(const_cast<double *>(igd::state_class_weights(c)), igd::state_class_weights(h),
+               sizeof(double) * h->model.n_class_weights);
     memcpy(const_cast<char *>(igd::state_meta(c)), igd::state_meta(h), h->model.meta_bytes);
     return c;
 }

@@ -881,6 +881,7 @@ struct Label {
     Column col;
     Target target;             // binary / classes from the data; real for regressions
     std::vector<std::string> classes;  // sorted as the label type sorts
+    std::vector<int64_t> counts;       // rows of each class
     std::string type_name;     // the SQL type, as format_type gives it
     double mean = 0.0, scale = 1.0;  // regressions
 };
@@ -1129,12 +1130,14 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     } else {
         // step: statistics: the classes, sorted as the label's type sorts (GROUP BY runs where
         // the data is, also on a distributed table)
-        spi::exec("SELECT y::text FROM (SELECT " + l.sql + " AS y FROM " + run.source_sql +
-                      " WHERE " + run.not_null + " GROUP BY 1 ORDER BY 1 LIMIT " +
+        spi::exec("SELECT y::text, n FROM (SELECT " + l.sql + " AS y, pg_catalog.count(*) AS n FROM " +
+                      run.source_sql + " WHERE " + run.not_null + " GROUP BY 1 ORDER BY 1 LIMIT " +
                       std::to_string(igd::kMaxClasses + 1) + ") AS c",
                   {}, true);
-        for (uint64_t i = 0; i < SPI_processed; ++i)
+        for (uint64_t i = 0; i < SPI_processed; ++i) {
             label.classes.push_back(spi::text_value(i, 1));
+            label.counts.push_back(spi::int64_value(i, 2));
+        }
         if (int64_t(label.classes.size()) > igd::kMaxClasses)
             fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                  "label column \"" + lname_col + "\" has more than " +
@@ -1197,7 +1200,26 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
         meta.push_back({igd::meta::features, transform.feature_names()});
         meta.push_back(transform.section());
     }
+    // class_weight => 'balanced': each class weighs rows / (classes x its rows), as
+    // scikit-learn's, so that every class counts as much in the loss
+    std::vector<double> class_weights;
+    const std::string class_weight = a.text("class_weight", "");
+    if (!class_weight.empty()) {
+        if (class_weight != "balanced")
+            fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                 "class_weight must be 'balanced', not '" + class_weight + "'");
+        if (real)
+            fail(ERRCODE_INVALID_PARAMETER_VALUE, "class_weight applies to classifiers only");
+        int64_t total_rows = 0;
+        for (int64_t c : label.counts) total_rows += c;
+        for (int64_t c : label.counts)
+            class_weights.push_back(double(total_rows) / (double(label.counts.size()) * double(c)));
+        m.n_class_weights = int32_t(class_weights.size());
+    }
     StateHeader *init = new_state(m, igd::meta::encode(meta));
+    if (!class_weights.empty())
+        memcpy(const_cast<double *>(igd::state_class_weights(init)), class_weights.data(),
+               sizeof(double) * class_weights.size());
     init->epoch.batch = batch;
     if (!scaler.empty())
         memcpy(const_cast<double *>(igd::state_scaler(init)), scaler.data(),
@@ -1215,7 +1237,9 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
                        ", \"standardize\": " + (!scaler.empty() ? "true" : "false") +
                        ", \"sparse\": " + (sparse ? "true" : "false") +
                        ", \"features\": " + json_string(transformed ? "columns" : "vector") +
-                       ", \"max_categories\": " + std::to_string(max_categories);
+                       ", \"max_categories\": " + std::to_string(max_categories) +
+                       ", \"class_weight\": " +
+                       (class_weight.empty() ? "null" : json_string(class_weight));
     const Summary s = train(run, init);
     spi::finish();
     return summary_row(fcinfo, run, s);
