@@ -8,8 +8,10 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 }
@@ -65,6 +67,20 @@ bool may_use_as(Oid owner, Oid caller = GetUserId()) {
     return ok;
 }
 
+// Whether this node is a Citus worker (the citus extension exists and this is not the
+// coordinator). Asked only on the way to an error.
+bool on_citus_worker() {
+    bool citus = false;
+    pg_call([&] { citus = OidIsValid(get_extension_oid("citus", true)); });
+    if (!citus) return false;
+    spi::connect();
+    spi::exec("SELECT NOT pg_catalog.citus_is_coordinator()", {}, true);
+    bool isnull = true;
+    const bool worker = SPI_processed == 1 && DatumGetBool(spi::value(0, 1, &isnull)) && !isnull;
+    spi::finish();
+    return worker;
+}
+
 }  // namespace
 
 void check_name(const std::string &name) {
@@ -75,6 +91,13 @@ void check_name(const std::string &name) {
     for (unsigned char c : name)
         if (c < 32 || c == 127)
             fail(ERRCODE_INVALID_PARAMETER_VALUE, "model name contains a control character");
+}
+
+void invalidate_plans() {
+    pg_call([] {
+        const Oid rel = get_relname_relid("model_store", get_namespace_oid("bismarck", false));
+        if (OidIsValid(rel)) CacheInvalidateRelcacheByRelid(rel);
+    });
 }
 
 bool exists(const std::string &name, Oid *owner) {
@@ -196,6 +219,7 @@ void save(const Record &r) {
              {state_type, PointerGetDatum(r.state)}});
         spi::finish();
     });
+    invalidate_plans();
 }
 
 Model load(const std::string &name, MemoryContext context) {
@@ -223,6 +247,14 @@ Model load(const std::string &name, MemoryContext context) {
         }
         spi::finish();
     });
+    if (!found && on_citus_worker())
+        fail(ERRCODE_UNDEFINED_OBJECT,
+             "model \"" + name + "\" does not exist on this Citus worker",
+             "Models live in the coordinator's catalog; a query over a distributed table carries "
+             "the models it names when bismarck is loaded on the coordinator as the query is "
+             "planned.",
+             "Add bismarck to shared_preload_libraries on the coordinator ('citus, bismarck'), "
+             "or run LOAD 'bismarck' in the session first.");
     if (!found)
         fail(ERRCODE_UNDEFINED_OBJECT, "model \"" + name + "\" does not exist", {},
              "SELECT name FROM bismarck.models lists the models you may use.");
@@ -245,6 +277,7 @@ bool drop(const std::string &name) {
         spi::exec("DELETE FROM bismarck.grant_store WHERE model = $1", {text_arg(name)});
         spi::finish();
     });
+    invalidate_plans();
     return true;
 }
 
@@ -264,6 +297,7 @@ void grant(const std::string &name, Oid role, bool revoke) {
                       {text_arg(name), {OIDOID, ObjectIdGetDatum(role)}});
         spi::finish();
     });
+    invalidate_plans();
 }
 
 }  // namespace bismarck::uda::catalog
