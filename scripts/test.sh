@@ -74,6 +74,14 @@ else
   failed=$((failed + 1))
 fi
 
+echo "== distributed: Citus 13.2.2, a coordinator and two workers (tests/citus/run.sh; builds Citus once)"
+./tests/citus/run.sh 2>&1 | tee build/citus.log
+passed=$((passed + $(grep -c '^ok ' build/citus.log || true)))
+failed=$((failed + $(grep -c '^FAIL ' build/citus.log || true)))
+if ! grep -q '^citus: [0-9]* passed, 0 failed' build/citus.log && ! grep -q '^FAIL ' build/citus.log; then
+  failed=$((failed + 1))  # it stopped before its checks
+fi
+
 echo "== the README's SQL examples"
 awk '/^```sql/{f=1;next} /^```/{f=0} f' README.md >build/readme.sql
 if ./scripts/cluster.sh run -- psql -X -q -v ON_ERROR_STOP=1 -f build/readme.sql >build/readme.log 2>&1; then

@@ -8,8 +8,10 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 }
@@ -81,6 +83,20 @@ void sync_owner_marker(Oid role) {
               spi::ident(name));
 }
 
+// Whether this node is a Citus worker (the citus extension exists and this is not the
+// coordinator). Asked only on the way to an error.
+bool on_citus_worker() {
+    bool citus = false;
+    pg_call([&] { citus = OidIsValid(get_extension_oid("citus", true)); });
+    if (!citus) return false;
+    spi::connect();
+    spi::exec("SELECT NOT pg_catalog.citus_is_coordinator()", {}, true);
+    bool isnull = true;
+    const bool worker = SPI_processed == 1 && DatumGetBool(spi::value(0, 1, &isnull)) && !isnull;
+    spi::finish();
+    return worker;
+}
+
 }  // namespace
 
 void check_name(const std::string &name) {
@@ -91,6 +107,13 @@ void check_name(const std::string &name) {
     for (unsigned char c : name)
         if (c < 32 || c == 127)
             fail(ERRCODE_INVALID_PARAMETER_VALUE, "model name contains a control character");
+}
+
+void invalidate_plans() {
+    pg_call([] {
+        const Oid rel = get_relname_relid("model_store", get_namespace_oid("bismarck", false));
+        if (OidIsValid(rel)) CacheInvalidateRelcacheByRelid(rel);
+    });
 }
 
 bool exists(const std::string &name, Oid *owner) {
@@ -217,6 +240,7 @@ void save(const Record &r) {
         if (OidIsValid(replaced_owner) && replaced_owner != caller) sync_owner_marker(replaced_owner);
         spi::finish();
     });
+    invalidate_plans();
 }
 
 Model load(const std::string &name, MemoryContext context) {
@@ -244,6 +268,14 @@ Model load(const std::string &name, MemoryContext context) {
         }
         spi::finish();
     });
+    if (!found && on_citus_worker())
+        fail(ERRCODE_UNDEFINED_OBJECT,
+             "model \"" + name + "\" does not exist on this Citus worker",
+             "Models live in the coordinator's catalog; a query over a distributed table carries "
+             "the models it names when bismarck is loaded on the coordinator as the query is "
+             "planned.",
+             "Add bismarck to shared_preload_libraries on the coordinator ('citus, bismarck'), "
+             "or run LOAD 'bismarck' in the session first.");
     if (!found)
         fail(ERRCODE_UNDEFINED_OBJECT, "model \"" + name + "\" does not exist", {},
              "SELECT name FROM bismarck.models lists the models you may use.");
@@ -267,6 +299,7 @@ bool drop(const std::string &name) {
         sync_owner_marker(owner);
         spi::finish();
     });
+    invalidate_plans();
     return true;
 }
 
@@ -286,6 +319,7 @@ void grant(const std::string &name, Oid role, bool revoke) {
                       {text_arg(name), {OIDOID, ObjectIdGetDatum(role)}});
         spi::finish();
     });
+    invalidate_plans();
 }
 
 }  // namespace bismarck::uda::catalog

@@ -53,6 +53,10 @@ void log_epoch(const std::string &name, int epoch, double loss, double step, dou
 // Loads a model the caller may use (owner, member of the owner, or granted), or errors.
 Model load(const std::string &name, MemoryContext context);
 
+// Makes every cached plan that holds a model by value (see planner.cpp) plan again: sent with
+// the transaction's commit, as any catalog change.
+void invalidate_plans();
+
 // Drops a model (owner only); returns false if it does not exist.
 bool drop(const std::string &name);
 void grant(const std::string &name, Oid role, bool revoke);

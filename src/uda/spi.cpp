@@ -127,7 +127,12 @@ void set_random_seed(int64_t seed) {
     exec(std::string("SELECT pg_catalog.setseed(") + frac + ")");
 }
 
-void Plan::prepare(const std::string &sql, const std::vector<Oid> &types) {
+void Plan::prepare(const std::string &sql_, const std::vector<Oid> &types_, bool one_shot_) {
+    sql = sql_;
+    types = types_;
+    one_shot = one_shot_;
+    plan = nullptr;
+    if (one_shot) return;
     pg_call([&] {
         plan = SPI_prepare_cursor(sql.c_str(), int(types.size()), const_cast<Oid *>(types.data()),
                                   CURSOR_OPT_PARALLEL_OK | CURSOR_OPT_GENERIC_PLAN);
@@ -137,6 +142,7 @@ void Plan::prepare(const std::string &sql, const std::vector<Oid> &types) {
 }
 
 uint64_t Plan::exec(const std::vector<Arg> &args, bool read_only) const {
+    if (one_shot) return spi::exec(sql, args, read_only);
     std::vector<Datum> values;
     std::vector<char> nulls;
     for (const Arg &a : args) {

@@ -60,10 +60,15 @@ class GucScope {
 // Seeds random() so that a following ORDER BY random() on a serial scan is the same for a seed.
 void set_random_seed(int64_t seed);
 
-// A prepared statement kept for the duration of the call.
+// A prepared statement kept for the duration of the call. One-shot: planned anew at every
+// execution with the arguments' values at hand (SPI_execute_with_args), for a distributed
+// table, which Citus cannot plan with a generic $1.
 struct Plan {
     SPIPlanPtr plan = nullptr;
-    void prepare(const std::string &sql, const std::vector<Oid> &types);
+    bool one_shot = false;
+    std::string sql;
+    std::vector<Oid> types;
+    void prepare(const std::string &sql, const std::vector<Oid> &types, bool one_shot = false);
     uint64_t exec(const std::vector<Arg> &args, bool read_only = false) const;
 };
 

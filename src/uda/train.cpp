@@ -17,6 +17,7 @@
 // Everything a run creates (the scratch table, the shared-memory segment, GUC changes, catalog
 // rows) belongs to the caller's transaction, so an error or a cancel at any point leaves nothing.
 #include "uda/catalog.hpp"
+#include "uda/distributed.hpp"
 #include "uda/features.hpp"
 #include "uda/progress.hpp"
 #include "uda/shared_model.hpp"
@@ -315,6 +316,8 @@ struct Run {
     Oid state_type = InvalidOid;
     int counter = 0;
     std::string table;  // the scratch copy, or the source itself (shuffle never)
+    distributed::Source dist;  // a Citus distributed source: every step runs on its shards
+    distributed::Scan scan;    // `table` as relation, columns and filter (for samples)
     std::vector<std::string> tables_made;
     double loss_scale = 1.0;  // the reported loss is in the raw target's units
     bool average = false;     // average the iterates from the second epoch on
@@ -343,6 +346,11 @@ struct Run {
     // setseed() on a serial plan with synchronized scans off is the same order for the same seed.
     std::string shuffled_copy(int64_t seed, int workers) {
         const std::string name = new_table_name();
+        if (dist.on) {  // co-located with the source, each shard shuffled where it is
+            distributed::shuffled_copy(dist, name, source_sql, projection(), not_null);
+            tables_made.push_back(name);
+            return name;
+        }
         gucs.set("max_parallel_workers_per_gather", "0");
         spi::set_random_seed(seed);
         const bool split = !validation_sql.empty();
@@ -373,6 +381,11 @@ struct Run {
         std::string args;
         for (size_t i = 0; i < inputs.size(); ++i) args += input_names[i] + ", ";
         return "SELECT bismarck." + trainer + "_epoch(" + args + "$1) FROM " + from;
+    }
+
+    // The epoch query over `from`, with the model state as $1 (one-shot on a distributed table).
+    void prepare(spi::Plan &plan, const std::string &from) const {
+        plan.prepare(epoch_sql(from), {state_type}, dist.on);
     }
 
     // Runs one aggregate call; returns the resulting state copied into `context`.
@@ -444,6 +457,7 @@ void shuffle_step(Run &run, int workers) {
     if (run.opt.shuffle == "never") {
         run.table = "(SELECT " + run.projection() + " FROM " + run.source_sql + " WHERE " +
                     run.not_null + ") AS source";
+        run.scan = {run.source_sql, run.projection(), run.not_null};
     } else if (run.opt.shuffle == "blocks") {
         char kind = 0;
         pg_call([&] { kind = get_rel_relkind(run.relid); });
@@ -452,13 +466,15 @@ void shuffle_step(Run &run, int workers) {
                  "shuffle => 'blocks' needs a table or materialized view, and " + run.source_sql +
                      " is neither",
                  {}, "Use shuffle => 'once'.");
-        if (workers > 0)
+        if (workers > 0 || run.dist.on)
             fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-                 "shuffle => 'blocks' runs serially: PostgreSQL 15 has no parallel sample scans",
+                 "shuffle => 'blocks' runs serially on one node: PostgreSQL 15 has no parallel "
+                 "sample scans",
                  {}, "Use shuffle => 'once' with parallelism => '" + run.opt.parallelism + "'.");
         run.table = block_order_sql(run, run.opt.seed);
     } else {
         run.table = run.shuffled_copy(run.opt.seed, workers);
+        run.scan = {run.table, "*", "true"};
     }
 }
 
@@ -472,11 +488,16 @@ double step_size_step(Run &run, const StateHeader *init) {
     run.gucs.set("max_parallel_workers_per_gather", "0");
     const std::string n = std::to_string(run.sample_rows);
     spi::Plan sample, held_out;
-    sample.prepare(run.epoch_sql("(SELECT * FROM " + run.table + " LIMIT " + n + ") AS sample"),
-                   {run.state_type});
-    held_out.prepare(run.epoch_sql("(SELECT * FROM " + run.table + " OFFSET " + n + " LIMIT " + n +
-                                   ") AS held_out"),
-                     {run.state_type});
+    if (run.dist.on) {
+        // no LIMIT on a distributed table: the first blocks of every shard, and the next ones
+        const int64_t blocks = distributed::sample_blocks(run.scan, run.sample_rows);
+        run.prepare(sample, distributed::block_range(run.scan, 0, blocks, "sample"));
+        run.prepare(held_out, distributed::block_range(run.scan, blocks, blocks, "held_out"));
+    } else {
+        run.prepare(sample, "(SELECT * FROM " + run.table + " LIMIT " + n + ") AS sample");
+        run.prepare(held_out,
+                    "(SELECT * FROM " + run.table + " OFFSET " + n + " LIMIT " + n + ") AS held_out");
+    }
     const bool small = run.rows < 2 * run.sample_rows;  // too few rows to hold any out
     double best = INFINITY, alpha = 0.01;
     StateHeader *probe = copy_state(init, 0, false);
@@ -528,7 +549,9 @@ Summary train(Run &run, StateHeader *init) {
     const Parallelism par = parallelism_of(o.parallelism);
     const bool parallel = par != Parallelism::serial;
     int workers = 0;
-    if (parallel) {
+    if (parallel && run.dist.on) {
+        workers = run.dist.shards;  // one model per shard, averaged
+    } else if (parallel) {
         workers = o.workers;
         if (workers < 0) {
             const char *v = GetConfigOption("max_parallel_workers_per_gather", false, false);
@@ -563,7 +586,7 @@ Summary train(Run &run, StateHeader *init) {
     if (o.on_null == "error") init->epoch.flags |= kNullIsError;
 
     const double alpha0 = step_size_step(run, init);
-    if (parallel && workers > 0) {
+    if (parallel && workers > 0 && !run.dist.on) {
         run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
         run.gucs.set("parallel_setup_cost", "0");
         run.gucs.set("parallel_tuple_cost", "0");
@@ -586,7 +609,7 @@ Summary train(Run &run, StateHeader *init) {
     }
 
     spi::Plan plan;
-    plan.prepare(run.epoch_sql(run.table), {run.state_type});
+    run.prepare(plan, run.table);
 
     catalog::delete_log(run.model);
     // Stopping: when the loss has not improved on the best so far by more than `tolerance`
@@ -622,9 +645,9 @@ Summary train(Run &run, StateHeader *init) {
         }
         if (o.shuffle == "every_epoch" && epoch > 0) {
             run.table = run.shuffled_copy(o.seed + epoch, workers);
-            if (parallel && workers > 0)
+            if (parallel && workers > 0 && !run.dist.on)
                 run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
-            plan.prepare(run.epoch_sql(run.table), {run.state_type});
+            run.prepare(plan, run.table);
         }
         state->epoch.epoch = epoch;
         state->model.alpha = igd::step_size_at(alpha0, o.decay, epoch);
@@ -657,13 +680,16 @@ Summary train(Run &run, StateHeader *init) {
                              "training diverged: the objective became infinite or NaN in epoch " +
                                  std::to_string(epoch + 1) + " (step size " +
                                  fmt(state->model.alpha) + ")");
-        ran_workers = int(out->epoch.participants);
+        ran_workers = run.dist.on ? run.dist.shards : int(out->epoch.participants);
         const int64_t out_rows = out->epoch.rows_seen;
         const double alpha_epoch = state->model.alpha;
         if (!shared.segment) {
             if (state != init) pfree(state);
             state = out;
-            state->epoch.steps += state->epoch.rows_seen;
+            // The per-row step decay counts the steps a model took: on a distributed table each
+            // shard's copy took only its share of the epoch's rows.
+            state->epoch.steps += run.dist.on ? state->epoch.rows_seen / run.dist.shards
+                                              : state->epoch.rows_seen;
             if (state->epoch.flags & igd::kAveraging) {
                 state->epoch.avg_steps += state->epoch.rows_seen;
             } else if (run.average && epoch + 1 < o.epochs) {
@@ -872,6 +898,13 @@ void setup(Run &run, const Args &a, const char *trainer) {
     progress::begin(run.model, trainer, run.opt.parallelism, run.opt.workers, run.opt.epochs);
     progress::phase("statistics");
     source_step(run, a);
+    // A Citus distributed source: every step runs on its shards, with model averaging; the
+    // calibration sample spreads over the shards, so it is larger.
+    run.dist = distributed::describe(run.relid);
+    if (run.dist.on) {
+        run.opt.parallelism = distributed::parallelism(run.dist, run.source_sql, run.opt.parallelism);
+        run.sample_rows = std::max<int64_t>(run.sample_rows, 256 * int64_t(run.dist.shards));
+    }
 }
 
 // ---- supervised linear models ----------------------------------------------------------------
