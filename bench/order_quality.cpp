@@ -101,8 +101,8 @@ Result train(const Data &data, const Order &order, int epochs, const Schedule &s
         order(e, [&](int i) {
             igd::supervised_step<models::Logistic>(LinearParams<PlainAccess>{w.data(), data.d},
                                                    LinearParams<PlainAccess>{prev.data(), data.d},
-                                                   DenseRow<double>{data.row(i), data.d},
-                                                   data.y[i], p);
+                                                   DenseRow<double>{data.row(i), data.d}, data.y[i],
+                                                   p);
         });
     }
     return evaluate(data, w, s.l2);
@@ -159,7 +159,8 @@ Order corgipile(int n, int d, uint64_t seed, int buffer_pages, int run, bool str
         }
         // The buffer holds row ids as one-element "rows": the order is all that matters here.
         const int cap = buffer_pages * kRowsPerPage;
-        std::vector<uint64_t> mem(RowBuffer::bytes_for(cap, size_t(cap) * RowBuffer::dense_bytes(1)) / 8);
+        std::vector<uint64_t> mem(
+            RowBuffer::bytes_for(cap, size_t(cap) * RowBuffer::dense_bytes(1)) / 8);
         RowBuffer buf = RowBuffer::create(mem.data(), mem.size() * 8, cap, seed, uint64_t(e) + 7);
         auto step = [&](const auto &row, double) {
             row.for_each([&](int64_t, double id) { visit(int(id)); });
@@ -184,20 +185,21 @@ int main(int argc, char **argv) {
     const Data data = make_data(n, d, 2024);
     int positives = 0;
     for (double y : data.y) positives += y > 0;
-    std::printf("# %d rows x %d features, sorted by label (%d negatives first, then %d positives), "
-                "%d rows per page = %d pages; %d epochs of SGD, mean of %d seeds\n",
-                n, d, n - positives, positives, kRowsPerPage,
-                (n + kRowsPerPage - 1) / kRowsPerPage, epochs, seeds);
+    std::printf(
+        "# %d rows x %d features, sorted by label (%d negatives first, then %d positives), "
+        "%d rows per page = %d pages; %d epochs of SGD, mean of %d seeds\n",
+        n, d, n - positives, positives, kRowsPerPage, (n + kRowsPerPage - 1) / kRowsPerPage, epochs,
+        seeds);
 
     for (const Schedule s : {Schedule{0.1, 0.9, 1e-4}, Schedule{0.01, 1.0, 1e-4}}) {
         // Reference: 100 epochs, reshuffled every epoch, decaying from the same step.
-        const Result ref = train(data, shuffle_always(n, 999), 100,
-                                 Schedule{s.alpha0, 0.95, s.l2});
-        std::printf("\n## step %.3g x %.3g^epoch, l2 %.0e   reference optimum (100 epochs, "
-                    "reshuffled, decay 0.95): objective %.5f, accuracy %.4f\n",
-                    s.alpha0, s.decay, s.l2, ref.objective, ref.accuracy);
-        std::printf("%-52s %10s %10s %10s %10s %8s\n", "order", "objective", "min", "max",
-                    "gap", "acc");
+        const Result ref = train(data, shuffle_always(n, 999), 100, Schedule{s.alpha0, 0.95, s.l2});
+        std::printf(
+            "\n## step %.3g x %.3g^epoch, l2 %.0e   reference optimum (100 epochs, "
+            "reshuffled, decay 0.95): objective %.5f, accuracy %.4f\n",
+            s.alpha0, s.decay, s.l2, ref.objective, ref.accuracy);
+        std::printf("%-52s %10s %10s %10s %10s %8s\n", "order", "objective", "min", "max", "gap",
+                    "acc");
         auto row = [&](const std::string &name, const std::function<Order(uint64_t)> &make) {
             double sum = 0, lo = 1e300, hi = -1e300, acc = 0;
             const auto t0 = std::chrono::steady_clock::now();

@@ -72,7 +72,8 @@ int main(int argc, char **argv) {
                 "ns per row");
     auto run = [&](const char *step_name, auto step) {
         const double direct = median_seconds([&] {
-            for (int64_t i = 0; i < n; ++i) step(DenseRow<double>{&X[size_t(i * d)], d}, y[size_t(i)]);
+            for (int64_t i = 0; i < n; ++i)
+                step(DenseRow<double>{&X[size_t(i * d)], d}, y[size_t(i)]);
         });
         std::printf("%-10s %-26s %10.4f %10.2f %12.1f\n", step_name, "direct", direct, 1.0,
                     direct / double(n) * 1e9);

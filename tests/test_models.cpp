@@ -361,12 +361,12 @@ TEST(Lmf, CombineAveragesEachRowByTheCellsEachSideStepped) {
     b[s.row_seen(0)] = 1.0, a[s.col_seen(1)] = 1.0;
     const std::vector<double> ca{0, 3, 0, 1, 0}, cb{2, 1, 0, 0, 1};
     models::Lmf::combine(a.data(), b.data(), s, ca.data(), cb.data(), 0.75, 0.25);
-    EXPECT_DOUBLE_EQ(a[s.row_bias(0)], 2.0);   // b's alone, not half of it
+    EXPECT_DOUBLE_EQ(a[s.row_bias(0)], 2.0);  // b's alone, not half of it
     EXPECT_DOUBLE_EQ(a[s.row_factor(0)], 3.0);
-    EXPECT_DOUBLE_EQ(a[s.row_bias(1)], 2.0);   // (3 * 1 + 1 * 5) / 4
-    EXPECT_DOUBLE_EQ(a[s.row_bias(2)], 7.0);   // untouched
-    EXPECT_DOUBLE_EQ(a[0], 3.25);              // the mean, by rows
-    EXPECT_EQ(a[s.row_seen(0)], 1.0);          // seen: a union
+    EXPECT_DOUBLE_EQ(a[s.row_bias(1)], 2.0);  // (3 * 1 + 1 * 5) / 4
+    EXPECT_DOUBLE_EQ(a[s.row_bias(2)], 7.0);  // untouched
+    EXPECT_DOUBLE_EQ(a[0], 3.25);             // the mean, by rows
+    EXPECT_EQ(a[s.row_seen(0)], 1.0);         // seen: a union
     EXPECT_EQ(a[s.col_seen(1)], 1.0);
     EXPECT_EQ(a[s.row_seen(2)], 0.0);
 }

@@ -258,8 +258,8 @@ TEST(RowBuffer, RegionIsRelocatableAndValidated) {
         RowBuffer::attach(b.data()).push_dense(x.data(), dim, 1.0);
     }
     EXPECT_EQ(RowBuffer::validate(b.data(), b.bytes()), "");
-    auto *offsets = reinterpret_cast<int64_t *>(static_cast<char *>(b.data()) +
-                                                sizeof(RowBuffer::Header));
+    auto *offsets =
+        reinterpret_cast<int64_t *>(static_cast<char *>(b.data()) + sizeof(RowBuffer::Header));
     offsets[1] = 1 << 20;
     EXPECT_NE(RowBuffer::validate(b.data(), b.bytes()), "");
     EXPECT_NE(RowBuffer::validate(b.data(), 16), "");

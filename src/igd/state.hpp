@@ -34,18 +34,18 @@ enum class Parallelism : uint8_t {
 
 // What a stored model is.
 struct ModelInfo {
-    uint8_t task;       // models::Task
+    uint8_t task;  // models::Task
     uint8_t reserved8[3];
-    int32_t outputs;    // linear: rows of the weight matrix (1, or the number of classes)
-    int64_t dim;        // linear: number of features; lmf: rank
-    int64_t rows, cols; // lmf: matrix shape (ids are 0 .. rows-1, 0 .. cols-1); linear: 0
+    int32_t outputs;     // linear: rows of the weight matrix (1, or the number of classes)
+    int64_t dim;         // linear: number of features; lmf: rank
+    int64_t rows, cols;  // lmf: matrix shape (ids are 0 .. rows-1, 0 .. cols-1); linear: 0
     int64_t n_params;
-    int64_t n_scaler;   // 0, or 2 * dim (means, then inverse scales)
-    int64_t meta_bytes; // size of the meta block, a multiple of 8
+    int64_t n_scaler;                // 0, or 2 * dim (means, then inverse scales)
+    int64_t meta_bytes;              // size of the meta block, a multiple of 8
     double alpha, l2, l1, max_norm;  // step size (initial, once trained), regularisers
     uint64_t seed;
-    int32_t epochs;     // epochs trained
-    int32_t n_class_weights;  // 0, or one weight per class (class_weight => 'balanced')
+    int32_t epochs;               // epochs trained
+    int32_t n_class_weights;      // 0, or one weight per class (class_weight => 'balanced')
     double value_min, value_max;  // lmf: range of the training values (predictions are clipped)
     // regressions: the model learns (y - target_mean) / target_scale; prediction undoes it
     double target_mean, target_scale;
@@ -56,18 +56,18 @@ struct EpochInfo {
     uint8_t parallelism;  // Parallelism
     uint8_t flags;        // kShared | option bits
     uint8_t reserved8[2];
-    int32_t epoch;        // 0-based epoch this state is used for
+    int32_t epoch;           // 0-based epoch this state is used for
     uint64_t shared_handle;  // shared-memory model: the segment and its secret token
     uint64_t shared_token;
     int64_t rows_seen;
     int64_t nulls_skipped;
-    double loss_sum;      // progressive loss: each row's loss under the model that steps on it
-    int64_t batch;        // shared memory: rows between a process's exchanges with the model
-    int64_t participants; // processes whose partial states were combined into this one
-    int64_t n_work;       // doubles in the work block
-    int64_t avg_steps;    // averaging: steps averaged before this epoch (see kAveraging)
-    int64_t steps;        // kDecayPerRow: steps taken before this epoch, in all epochs
-    int64_t step_base;    // shared-memory averaging: the global index of this batch's first step
+    double loss_sum;       // progressive loss: each row's loss under the model that steps on it
+    int64_t batch;         // shared memory: rows between a process's exchanges with the model
+    int64_t participants;  // processes whose partial states were combined into this one
+    int64_t n_work;        // doubles in the work block
+    int64_t avg_steps;     // averaging: steps averaged before this epoch (see kAveraging)
+    int64_t steps;         // kDecayPerRow: steps taken before this epoch, in all epochs
+    int64_t step_base;     // shared-memory averaging: the global index of this batch's first step
     int64_t reserved64;
 };
 
@@ -175,7 +175,7 @@ inline bool decode(const char *p, size_t len, std::vector<Section> *out) {
     while (at < len) {
         uint32_t tag = 0, n;
         if (len - at >= 4) std::memcpy(&tag, p + at, 4);  // fewer than 4 bytes left: padding
-        if (tag == 0) {  // padding: the rest must be zeros
+        if (tag == 0) {                                   // padding: the rest must be zeros
             for (size_t k = at; k < len; ++k)
                 if (p[k] != 0) return false;
             return true;
@@ -226,8 +226,7 @@ inline std::string validate_state(const void *p, size_t len, ShapeRule params_fo
         return "model state has an invalid shape";
     const int64_t expected = params_for(m.task, m.outputs, m.dim, m.rows, m.cols);
     if (expected < 0) return "model state has an unknown task " + std::to_string(m.task);
-    if (expected != m.n_params)
-        return "model state's parameter count does not match its shape";
+    if (expected != m.n_params) return "model state's parameter count does not match its shape";
     if (m.n_scaler != 0 && m.n_scaler != 2 * m.dim) return "model state has an invalid scaler";
     if (m.n_class_weights != 0 && m.n_class_weights != (m.outputs == 1 ? 2 : m.outputs))
         return "model state has an invalid number of class weights";
@@ -236,7 +235,8 @@ inline std::string validate_state(const void *p, size_t len, ShapeRule params_fo
     if (e.parallelism > 3) return "model state has an unknown parallelism";
     if (e.n_work < 0 || e.n_work > 3 * m.n_params) return "model state has an invalid work block";
     if (e.steps < 0 || e.step_base < 0) return "model state has invalid counters";
-    if ((e.flags & kAveraging) && (e.avg_steps < 0 || (!(e.flags & kShared) && e.n_work < m.n_params)))
+    if ((e.flags & kAveraging) &&
+        (e.avg_steps < 0 || (!(e.flags & kShared) && e.n_work < m.n_params)))
         return "model state has an invalid averaging block";
     if (len != state_bytes(h)) return "model state's size does not match its header";
     for (double v : {m.alpha, m.l2, m.l1, m.max_norm})
@@ -248,8 +248,7 @@ inline std::string validate_state(const void *p, size_t len, ShapeRule params_fo
     if (!std::isfinite(m.target_mean) || !std::isfinite(m.target_scale) || m.target_scale <= 0)
         return "model state has an invalid target scale";
     if (std::isnan(e.loss_sum)) return "model state has a NaN loss";  // +inf marks divergence
-    if (e.rows_seen < 0 || e.nulls_skipped < 0 || e.batch < 0 || e.participants < 0 ||
-        m.epochs < 0)
+    if (e.rows_seen < 0 || e.nulls_skipped < 0 || e.batch < 0 || e.participants < 0 || m.epochs < 0)
         return "model state has invalid counters";
     if (m.n_class_weights) {
         const double *cw = reinterpret_cast<const double *>(reinterpret_cast<const char *>(p) +
@@ -306,8 +305,7 @@ inline std::vector<char> upgrade_v1(const void *p, size_t len, const std::string
     const bool shared = v.flags & 2, prev = v.flags & 1;
     const int64_t stored = shared ? (prev ? 2 * v.n_params : 0) : v.n_params * (prev ? 2 : 1);
     if (v.n_params < 1 || v.n_params > kMaxParams || v.n_scaler < 0 || v.n_scaler > kMaxParams ||
-        shared ||
-        len != sizeof(StateHeaderV1) + sizeof(double) * size_t(stored + v.n_scaler) ||
+        shared || len != sizeof(StateHeaderV1) + sizeof(double) * size_t(stored + v.n_scaler) ||
         v.task < 1 || v.task > 3) {
         *why = "malformed bismarck 0.1.0 model state";
         return out;
@@ -343,8 +341,8 @@ inline std::vector<char> upgrade_v1(const void *p, size_t len, const std::string
     const char *body = reinterpret_cast<const char *>(p) + sizeof(StateHeaderV1);
     // 0.1.0's layout: params, scaler, then prev (dropped)
     std::memcpy(out.data() + sizeof h, body, sizeof(double) * size_t(v.n_params + v.n_scaler));
-    std::memcpy(out.data() + sizeof h + sizeof(double) * size_t(v.n_params + v.n_scaler),
-                m.data(), m.size());
+    std::memcpy(out.data() + sizeof h + sizeof(double) * size_t(v.n_params + v.n_scaler), m.data(),
+                m.size());
     return out;
 }
 

@@ -133,7 +133,8 @@ struct Lmf {
             if (nb <= 0.0) return;  // b did not move it: a's value stands
             const double f = nb / (na + nb);
             a[bias] += f * (b[bias] - a[bias]);
-            for (int64_t k = 0; k < s.rank; ++k) a[factor + k] += f * (b[factor + k] - a[factor + k]);
+            for (int64_t k = 0; k < s.rank; ++k)
+                a[factor + k] += f * (b[factor + k] - a[factor + k]);
         };
         for (int64_t i = 0; i < s.rows; ++i) merge(ca[i], cb[i], s.row_bias(i), s.row_factor(i));
         for (int64_t j = 0; j < s.cols; ++j)

@@ -35,10 +35,10 @@ struct Entry {
 };
 
 // The supervised linear models, one line each.
-using LinearModels = std::tuple<Entry<Task::logistic, Logistic>,                  //
-                                Entry<Task::svm, Svm>,                            //
-                                Entry<Task::linear_regression, LinearRegression>, //
-                                Entry<Task::multinomial, Multinomial>,            //
+using LinearModels = std::tuple<Entry<Task::logistic, Logistic>,                   //
+                                Entry<Task::svm, Svm>,                             //
+                                Entry<Task::linear_regression, LinearRegression>,  //
+                                Entry<Task::multinomial, Multinomial>,             //
                                 Entry<Task::multiclass_svm, MulticlassSvm>>;
 // The factorizations.
 using FactorizationModels = std::tuple<Entry<Task::lmf, Lmf>>;
@@ -47,18 +47,17 @@ template <class List, class F>
 constexpr void for_each_entry(F &&f) {
     [&]<size_t... I>(std::index_sequence<I...>) {
         (f(std::tuple_element_t<I, List>{}), ...);
-    }(std::make_index_sequence<std::tuple_size_v<List>>{});
+    }
+    (std::make_index_sequence<std::tuple_size_v<List>>{});
 }
 
 // Every model passes its static checks.
 inline constexpr bool kModelsChecked = [] {
     bool ok = true;
-    for_each_entry<LinearModels>([&](auto e) {
-        ok = ok && check_linear_model<typename decltype(e)::Model>();
-    });
-    for_each_entry<FactorizationModels>([&](auto e) {
-        ok = ok && check_factorization_model<typename decltype(e)::Model>();
-    });
+    for_each_entry<LinearModels>(
+        [&](auto e) { ok = ok && check_linear_model<typename decltype(e)::Model>(); });
+    for_each_entry<FactorizationModels>(
+        [&](auto e) { ok = ok && check_factorization_model<typename decltype(e)::Model>(); });
     return ok;
 }();
 
@@ -131,9 +130,9 @@ inline int64_t params_for(uint8_t task, int32_t outputs, int64_t dim, int64_t ro
     for_each_entry<LinearModels>([&](auto e) {
         using M = typename decltype(e)::Model;
         if (uint8_t(decltype(e)::task) != task || rows != 0 || cols != 0) return;
-        const bool shape_ok =
-            M::target == Target::classes ? outputs >= 3 && outputs <= igd::kMaxClasses
-                                         : outputs == 1;
+        const bool shape_ok = M::target == Target::classes
+                                  ? outputs >= 3 && outputs <= igd::kMaxClasses
+                                  : outputs == 1;
         if (shape_ok) n = linear_params(outputs, dim);
     });
     for_each_entry<FactorizationModels>([&](auto e) {

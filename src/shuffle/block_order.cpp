@@ -62,8 +62,8 @@ constexpr uint32 kMaxRunPages = 1u << 20;
 constexpr uint64 kMaxRuns = uint64(1) << 24;
 
 struct BlockShuffleState {
-    uint64 seed;         // mixed from the seed argument and REPEATABLE
-    uint32 run_pages;    // pages per run, as asked (0: default)
+    uint64 seed;       // mixed from the seed argument and REPEATABLE
+    uint32 run_pages;  // pages per run, as asked (0: default)
     // Fixed by the first scan of the query, kept for rescans:
     bool planned;
     BlockNumber nblocks;  // pages when the order was drawn

@@ -49,19 +49,19 @@
 namespace bismarck::shuffle {
 
 class RowBuffer {
-   public:
+  public:
     // The region's header. Counters are int64 and everything is 8-byte aligned, so the layout is
     // the same in every process of a machine (and the region can sit inside a model state).
     struct Header {
         uint32_t magic;
         uint32_t version;
-        uint64_t rng;           // SplitMix64 state: the order of the next flush
-        int64_t region_bytes;   // size of the whole region
-        int64_t max_rows;       // capacity in rows (length of the offsets array)
-        int64_t count;          // rows held now
-        int64_t used;           // payload bytes held now
-        int64_t rows_out;       // rows handed out since create() (statistics)
-        int64_t flushes;        // times the buffer was emptied with rows in it (statistics)
+        uint64_t rng;          // SplitMix64 state: the order of the next flush
+        int64_t region_bytes;  // size of the whole region
+        int64_t max_rows;      // capacity in rows (length of the offsets array)
+        int64_t count;         // rows held now
+        int64_t used;          // payload bytes held now
+        int64_t rows_out;      // rows handed out since create() (statistics)
+        int64_t flushes;       // times the buffer was emptied with rows in it (statistics)
     };
     // One row in the payload, followed by its values (double) and, if sparse, its indices.
     struct Record {
@@ -94,14 +94,23 @@ class RowBuffer {
             bytes < bytes_for(max_rows, 0))
             return RowBuffer(nullptr);
         auto *h = static_cast<Header *>(region);
-        *h = Header{kMagic, kVersion, seeded(seed, stream).state, int64_t(bytes & ~size_t(7)),
-                    max_rows, 0, 0, 0, 0};
+        *h = Header{kMagic,
+                    kVersion,
+                    seeded(seed, stream).state,
+                    int64_t(bytes & ~size_t(7)),
+                    max_rows,
+                    0,
+                    0,
+                    0,
+                    0};
         return RowBuffer(h);
     }
 
     // A view of a region formatted by create() in this process (or copied from one that
     // validate() accepted). No check: use validate() for anything that came from outside.
-    static RowBuffer attach(void *region) noexcept { return RowBuffer(static_cast<Header *>(region)); }
+    static RowBuffer attach(void *region) noexcept {
+        return RowBuffer(static_cast<Header *>(region));
+    }
 
     // Checks a region that arrived from elsewhere (a user-supplied state, a partial state from
     // another node) before it is attached: empty string when well-formed, else what is wrong.
@@ -133,8 +142,8 @@ class RowBuffer {
             const size_t len = r.nnz < 0 ? dense_bytes(r.dim) : sparse_bytes(r.nnz);
             if (uint64_t(off) + len > uint64_t(h.used)) return "row buffer has a row out of bounds";
             if (r.nnz > 0) {
-                const auto *idx = reinterpret_cast<const int32_t *>(
-                    rows + off + sizeof(Record) + sizeof(double) * size_t(r.nnz));
+                const auto *idx = reinterpret_cast<const int32_t *>(rows + off + sizeof(Record) +
+                                                                    sizeof(double) * size_t(r.nnz));
                 for (int32_t k = 0; k < r.nnz; ++k)
                     if (idx[k] < 0 || idx[k] >= r.dim || (k > 0 && idx[k] <= idx[k - 1]))
                         return "row buffer has a sparse row with invalid indices";
@@ -259,7 +268,7 @@ class RowBuffer {
     // Empties the buffer without handing anything out (a rescan starting over).
     void clear() noexcept { h_->count = h_->used = 0; }
 
-   private:
+  private:
     explicit RowBuffer(Header *h) noexcept : h_(h) {}
     static constexpr size_t round8(size_t n) { return (n + 7) & ~size_t(7); }
 

@@ -180,14 +180,14 @@ StateHeader *running_state(FunctionCallInfo fcinfo, int model_arg, const char *t
     // elsewhere may not be).
     const int64_t n = h->model.n_params;
     const bool averaging = h->epoch.flags & igd::kAveraging;
-    const bool batched = (h->epoch.flags & igd::kShared) && models::is_linear(task_of(h)) &&
-                         h->epoch.batch > 1;
+    const bool batched =
+        (h->epoch.flags & igd::kShared) && models::is_linear(task_of(h)) && h->epoch.batch > 1;
     if (h->epoch.n_work < (averaging ? n : 0) + (batched ? 2 * n : 0))
-        fail(ERRCODE_INVALID_PARAMETER_VALUE, "the aggregate's state has no room for its epoch",
-             {}, "Start an epoch from a model state, not from a running epoch's state.");
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "the aggregate's state has no room for its epoch", {},
+             "Start an epoch from a model state, not from a running epoch's state.");
     if (models::trainer_of(task_of(h)) != trainer)
-        fail(ERRCODE_INVALID_PARAMETER_VALUE, "the aggregate's state is not a " +
-                                                  std::string(trainer) + " model state");
+        fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "the aggregate's state is not a " + std::string(trainer) + " model state");
     return h;
 }
 
@@ -257,11 +257,10 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
     const int64_t d = h->model.dim;
     const int32_t k = h->model.outputs;
     const int64_t n = h->model.n_params;
-    const double alpha =
-        (h->epoch.flags & igd::kDecayPerRow)
-            ? igd::step_size_per_row(h->model.alpha, h->model.l2,
-                                     double(h->epoch.steps + h->epoch.rows_seen))
-            : h->model.alpha;
+    const double alpha = (h->epoch.flags & igd::kDecayPerRow)
+                             ? igd::step_size_per_row(h->model.alpha, h->model.l2,
+                                                      double(h->epoch.steps + h->epoch.rows_seen))
+                             : h->model.alpha;
     const igd::StepParams s{alpha, h->model.l2, h->model.l1, 0.0};
     const bool eval_only = h->epoch.flags & kEvalOnly;
     const double *current = m.params;  // where this row's step went
@@ -280,15 +279,15 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
         auto step_index = [&](int64_t take) {
             const int64_t in_batch = h->epoch.rows_seen % take;
             if (in_batch == 0)
-                h->epoch.step_base =
-                    std::atomic_ref<int64_t>(m.shared->steps).fetch_add(take, std::memory_order_relaxed);
+                h->epoch.step_base = std::atomic_ref<int64_t>(m.shared->steps)
+                                         .fetch_add(take, std::memory_order_relaxed);
             return double(h->epoch.step_base + in_batch);
         };
         switch (igd::Parallelism(h->epoch.parallelism)) {
             case igd::Parallelism::shared_memory: {
                 if (h->epoch.batch <= 1)
-                    return igd::linear_step<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y,
-                                               s, scores, acc, averaging ? step_index(1) : 0.0,
+                    return igd::linear_step<M>(LinearParams<RelaxedAccess>{m.params, d, k}, x, y, s,
+                                               scores, acc, averaging ? step_index(1) : 0.0,
                                                weight);
                 // Batched: plain steps on this process's copy, exchanged every `batch` rows.
                 const double t = averaging ? step_index(h->epoch.batch) : 0.0;
@@ -312,8 +311,7 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
             default:
                 return igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x, y, s,
                                            scores, acc,
-                                           double(h->epoch.avg_steps + h->epoch.rows_seen),
-                                           weight);
+                                           double(h->epoch.avg_steps + h->epoch.rows_seen), weight);
         }
     });
     if (!std::isfinite(loss)) {
@@ -413,8 +411,12 @@ Datum linear_transition(FunctionCallInfo fcinfo, const char *trainer) {
 using namespace bismarck::uda;
 using bismarck::igd::StateHeader;
 
-BISMARCK_FUNCTION(bismarck_logistic_step) { return linear_transition(fcinfo, "logistic"); }
-BISMARCK_FUNCTION(bismarck_svm_step) { return linear_transition(fcinfo, "svm"); }
+BISMARCK_FUNCTION(bismarck_logistic_step) {
+    return linear_transition(fcinfo, "logistic");
+}
+BISMARCK_FUNCTION(bismarck_svm_step) {
+    return linear_transition(fcinfo, "svm");
+}
 BISMARCK_FUNCTION(bismarck_linear_regression_step) {
     return linear_transition(fcinfo, "linear_regression");
 }
@@ -447,7 +449,8 @@ BISMARCK_FUNCTION(bismarck_lmf_step) {
     switch (Parallelism(h->epoch.parallelism)) {
         case Parallelism::shared_memory:
             loss = Lmf::cell_objective<RelaxedAccess>(m.params, shape, i, j, v, h->model.l2);
-            if (!(h->epoch.flags & kEvalOnly)) Lmf::step<RelaxedAccess>(m.params, shape, i, j, v, s);
+            if (!(h->epoch.flags & kEvalOnly))
+                Lmf::step<RelaxedAccess>(m.params, shape, i, j, v, s);
             break;
         case Parallelism::shared_memory_locked:
             SpinLockAcquire(&m.shared->lock);

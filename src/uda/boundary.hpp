@@ -109,7 +109,10 @@ struct ErrorReport {
                 break;
             case igd::Error::Kind::diverged:
                 r.sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
-                strlcpy(r.hint, "Try a smaller step_size (step_size => 'auto' calibrates one on a sample), or scale the features.", sizeof r.hint);
+                strlcpy(r.hint,
+                        "Try a smaller step_size (step_size => 'auto' calibrates one on a sample), "
+                        "or scale the features.",
+                        sizeof r.hint);
                 break;
         }
         strlcpy(r.message, e.what(), sizeof r.message);

@@ -237,7 +237,8 @@ void save(const Record &r) {
              {OIDOID, ObjectIdGetDatum(caller)},
              {state_type, PointerGetDatum(r.state)}});
         sync_owner_marker(caller);
-        if (OidIsValid(replaced_owner) && replaced_owner != caller) sync_owner_marker(replaced_owner);
+        if (OidIsValid(replaced_owner) && replaced_owner != caller)
+            sync_owner_marker(replaced_owner);
         spi::finish();
     });
     invalidate_plans();
@@ -269,8 +270,7 @@ Model load(const std::string &name, MemoryContext context) {
         spi::finish();
     });
     if (!found && on_citus_worker())
-        fail(ERRCODE_UNDEFINED_OBJECT,
-             "model \"" + name + "\" does not exist on this Citus worker",
+        fail(ERRCODE_UNDEFINED_OBJECT, "model \"" + name + "\" does not exist on this Citus worker",
              "Models live in the coordinator's catalog; a query over a distributed table carries "
              "the models it names when bismarck is loaded on the coordinator as the query is "
              "planned.",

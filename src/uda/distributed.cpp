@@ -62,8 +62,8 @@ void shuffled_copy(const Source &source, const std::string &name, const std::str
                    const std::string &projection, const std::string &not_null) {
     const std::string key = spi::ident(source.column);
     // The columns and their types, without reading a row.
-    spi::exec("CREATE UNLOGGED TABLE " + name + " WITH (autovacuum_enabled = false) AS SELECT " + key + " AS bismarck_key, " +
-              projection + " FROM " + source_sql + " WITH NO DATA");
+    spi::exec("CREATE UNLOGGED TABLE " + name + " WITH (autovacuum_enabled = false) AS SELECT " +
+              key + " AS bismarck_key, " + projection + " FROM " + source_sql + " WITH NO DATA");
     spi::exec("SELECT pg_catalog.create_distributed_table(" + spi::literal(name) +
               "::pg_catalog.regclass, 'bismarck_key', colocate_with => " +
               spi::literal(source_sql) + ")");

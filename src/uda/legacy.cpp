@@ -15,7 +15,15 @@ namespace {
 
 }  // namespace
 
-BISMARCK_FUNCTION(bismarck_linear_init) { outdated(); }
-BISMARCK_FUNCTION(bismarck_linear_step) { outdated(); }
-BISMARCK_FUNCTION(bismarck_train_linear) { outdated(); }
-BISMARCK_FUNCTION(bismarck_predict_class) { outdated(); }
+BISMARCK_FUNCTION(bismarck_linear_init) {
+    outdated();
+}
+BISMARCK_FUNCTION(bismarck_linear_step) {
+    outdated();
+}
+BISMARCK_FUNCTION(bismarck_train_linear) {
+    outdated();
+}
+BISMARCK_FUNCTION(bismarck_predict_class) {
+    outdated();
+}

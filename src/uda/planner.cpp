@@ -79,8 +79,7 @@ void find_pairs() {
             if (a->pronamespace != nsp || a->pronargs < 1 || a->proargtypes.values[0] != TEXTOID)
                 continue;
             for (int j = 0; j < list->n_members; ++j) {
-                const auto *b =
-                    reinterpret_cast<Form_pg_proc>(GETSTRUCT(&list->members[j]->tuple));
+                const auto *b = reinterpret_cast<Form_pg_proc>(GETSTRUCT(&list->members[j]->tuple));
                 if (b->pronamespace != nsp || b->pronargs != a->pronargs ||
                     b->proargtypes.values[0] != state_type || b->prorettype != a->prorettype)
                     continue;
@@ -122,8 +121,7 @@ bool collect(Node *node, void *context);
 bool collect(Node *node, void *context) {
     if (node == nullptr) return false;
     if (IsA(node, Query))
-        return query_tree_walker(reinterpret_cast<Query *>(node), walker(collect),
-                                 context, 0);
+        return query_tree_walker(reinterpret_cast<Query *>(node), walker(collect), context, 0);
     if (IsA(node, FuncExpr)) {
         auto *f = reinterpret_cast<FuncExpr *>(node);
         if (OidIsValid(by_value_of(f->funcid)) && name_const(f) != nullptr) {
@@ -156,8 +154,8 @@ void ship(List *calls) {
         pg_call([&] { name = text_to_cstring(DatumGetTextPP(c->constvalue)); });
         const catalog::Model m = catalog::load(name, CurrentMemoryContext);
         pg_call([&] {
-            Const *state = makeConst(state_type, -1, InvalidOid, -1, PointerGetDatum(m.state),
-                                     false, false);
+            Const *state =
+                makeConst(state_type, -1, InvalidOid, -1, PointerGetDatum(m.state), false, false);
             state->location = c->location;
             f->funcid = by_value_of(f->funcid);
             linitial(f->args) = state;
@@ -179,9 +177,9 @@ PlannedStmt *plan(Query *parse, const char *query_string, int cursor_options,
         }
         if (failed) raise_report(report);
     }
-    PlannedStmt *result =
-        previous_planner ? previous_planner(parse, query_string, cursor_options, bound_params)
-                         : standard_planner(parse, query_string, cursor_options, bound_params);
+    PlannedStmt *result = previous_planner
+                              ? previous_planner(parse, query_string, cursor_options, bound_params)
+                              : standard_planner(parse, query_string, cursor_options, bound_params);
     if (calls != NIL) {
         const Oid store = get_relname_relid("model_store", get_namespace_oid("bismarck", false));
         result->relationOids = lappend_oid(result->relationOids, store);

@@ -231,8 +231,8 @@ std::string model_label(const Loaded *m) {
 
 // "a logistic model", "an svm model": acronyms are read letter by letter.
 std::string a_model(std::string_view task) {
-    const bool an = task == "svm" || task == "lmf" || std::string_view("aeiou").find(task[0]) !=
-                                                           std::string_view::npos;
+    const bool an = task == "svm" || task == "lmf" ||
+                    std::string_view("aeiou").find(task[0]) != std::string_view::npos;
     return (an ? "an " : "a ") + std::string(task) + " model";
 }
 
@@ -242,7 +242,8 @@ std::string a_model(std::string_view task) {
 }
 
 void require_linear(const Loaded *m, const char *fn) {
-    if (!models::is_linear(m->task)) wrong_model(m, fn, "a logistic, svm or linear_regression model");
+    if (!models::is_linear(m->task))
+        wrong_model(m, fn, "a logistic, svm or linear_regression model");
 }
 
 // The scores of the row in argument 1, into m->scores; false if the row has a NULL element.
@@ -369,8 +370,8 @@ BISMARCK_FUNCTION(bismarck_predict) {
         pg_call([&] { s = float8out_internal(m->scores[0]); });
         PG_RETURN_TEXT_P(as_text(s));
     }
-    PG_RETURN_TEXT_P(as_text(
-        m->classes[bismarck::models::predicted_class(m->target, m->scores, m->outputs)]));
+    PG_RETURN_TEXT_P(
+        as_text(m->classes[bismarck::models::predicted_class(m->target, m->scores, m->outputs)]));
 }
 
 // decision_function(model, features) -> w·x + b: binary models (> 0: the second class) and
@@ -457,8 +458,8 @@ BISMARCK_FUNCTION(bismarck_model_state) {
     catalog::Model m = catalog::load(name, fcinfo->flinfo->fn_mcxt);
     pg_call([&] {
         if (last == nullptr)
-            last = static_cast<Last *>(
-                MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(Last)));
+            last =
+                static_cast<Last *>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(Last)));
         else if (last->state)
             pfree(const_cast<StateHeader *>(last->state));
     });
@@ -489,9 +490,8 @@ BISMARCK_FUNCTION(bismarck_recommend) {
              "min_ratings must be positive, not " + std::to_string(min_ratings));
     catalog::Model cm = catalog::load(name, CurrentMemoryContext);
     if (task_of(cm.state) != Task::lmf)
-        fail(ERRCODE_WRONG_OBJECT_TYPE,
-             "model \"" + name + "\" is " + a_model(cm.task),
-             {}, "recommend needs an lmf model.");
+        fail(ERRCODE_WRONG_OBJECT_TYPE, "model \"" + name + "\" is " + a_model(cm.task), {},
+             "recommend needs an lmf model.");
     const StateHeader *h = cm.state;
     const Lmf::Shape s{h->model.rows, h->model.cols, h->model.dim};
     const double *p = bismarck::igd::state_params(h);

@@ -234,9 +234,7 @@ void update(F &&f) {
 // Progress must never break a training: an error is logged and the training goes unseen.
 void unavailable(const char *what) noexcept {
     try {
-        pg_call([&] {
-            ereport(LOG, (errmsg("bismarck.progress is unavailable: %s", what)));
-        });
+        pg_call([&] { ereport(LOG, (errmsg("bismarck.progress is unavailable: %s", what))); });
     } catch (...) {
     }
 }

@@ -21,8 +21,7 @@ void check_state(const void *p, size_t len) {
 // A bismarck 0.1.0 state, upgraded to the current format in the current memory context.
 static StateHeader *upgrade(const struct varlena *v) {
     std::string why;
-    const std::vector<char> bytes =
-        igd::upgrade_v1(v, VARSIZE(v), "integer", {"0", "1"}, &why);
+    const std::vector<char> bytes = igd::upgrade_v1(v, VARSIZE(v), "integer", {"0", "1"}, &why);
     if (bytes.empty())
         fail(ERRCODE_INVALID_BINARY_REPRESENTATION, "invalid bismarck.model_state: " + why);
     auto *h = static_cast<StateHeader *>(palloc(bytes.size()));
@@ -41,7 +40,8 @@ const StateHeader *read_state(Datum d) {
         memcpy(VARDATA(c), VARDATA_ANY(v), len);
         v = c;
     }
-    if (VARSIZE(v) >= 9 && reinterpret_cast<const uint8_t *>(v)[8] == 1) v = (struct varlena *)upgrade(v);
+    if (VARSIZE(v) >= 9 && reinterpret_cast<const uint8_t *>(v)[8] == 1)
+        v = (struct varlena *)upgrade(v);
     check_state(v, VARSIZE(v));
     return reinterpret_cast<const StateHeader *>(v);
 }
@@ -53,10 +53,10 @@ StateHeader *new_state(const igd::ModelInfo &model, const std::string &meta, int
              "model would have " + std::to_string(model.n_params) + " parameters",
              "A model may have at most " + std::to_string(igd::kMaxParams) + " parameters.");
     if (int64_t(meta.size()) > igd::kMaxMetaBytes)
-        fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-             "model's class labels and feature names take " + std::to_string(meta.size()) +
-                 " bytes",
-             "They may take at most " + std::to_string(igd::kMaxMetaBytes) + " bytes.");
+        fail(
+            ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            "model's class labels and feature names take " + std::to_string(meta.size()) + " bytes",
+            "They may take at most " + std::to_string(igd::kMaxMetaBytes) + " bytes.");
     StateHeader h{};
     h.magic = igd::kStateMagic;
     h.version = igd::kStateVersion;
@@ -199,9 +199,9 @@ Datum linear_init(FunctionCallInfo fcinfo, const char *trainer) {
         bismarck::models::trainer_target(trainer) != bismarck::models::Target::real;
     const int32 classes = classifier ? PG_GETARG_INT32(4) : 0;
     if (classifier && (classes < 2 || classes > bismarck::igd::kMaxClasses))
-        fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             "classes must be between 2 and " + std::to_string(bismarck::igd::kMaxClasses) +
-                 ", not " + std::to_string(classes));
+        fail(ERRCODE_INVALID_PARAMETER_VALUE, "classes must be between 2 and " +
+                                                  std::to_string(bismarck::igd::kMaxClasses) +
+                                                  ", not " + std::to_string(classes));
     Task task{};
     bismarck::models::linear_task_for(trainer, classes, &task);
     bismarck::igd::ModelInfo m{};
@@ -227,8 +227,12 @@ Datum linear_init(FunctionCallInfo fcinfo, const char *trainer) {
 
 }  // namespace
 
-BISMARCK_FUNCTION(bismarck_logistic_init) { return linear_init(fcinfo, "logistic"); }
-BISMARCK_FUNCTION(bismarck_svm_init) { return linear_init(fcinfo, "svm"); }
+BISMARCK_FUNCTION(bismarck_logistic_init) {
+    return linear_init(fcinfo, "logistic");
+}
+BISMARCK_FUNCTION(bismarck_svm_init) {
+    return linear_init(fcinfo, "svm");
+}
 BISMARCK_FUNCTION(bismarck_linear_regression_init) {
     return linear_init(fcinfo, "linear_regression");
 }
@@ -308,8 +312,8 @@ BISMARCK_FUNCTION(bismarck_coefficients) {
     ArrayType *a = nullptr;
     bismarck::uda::pg_call([&] {
         a = k == 1 ? construct_array(elems, int(d), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)
-                   : construct_md_array(elems, nullptr, 2, dims, lbs, FLOAT8OID, 8,
-                                        FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+                   : construct_md_array(elems, nullptr, 2, dims, lbs, FLOAT8OID, 8, FLOAT8PASSBYVAL,
+                                        TYPALIGN_DOUBLE);
     });
     PG_RETURN_ARRAYTYPE_P(a);
 }
@@ -341,8 +345,8 @@ BISMARCK_FUNCTION(bismarck_upgrade_state) {
         fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "negative_label must be 0 or -1, not " + std::to_string(negative));
     std::string why;
-    const std::vector<char> bytes = bismarck::igd::upgrade_v1(
-        v, VARSIZE(v), "integer", {std::to_string(negative), "1"}, &why);
+    const std::vector<char> bytes =
+        bismarck::igd::upgrade_v1(v, VARSIZE(v), "integer", {std::to_string(negative), "1"}, &why);
     if (bytes.empty())
         fail(ERRCODE_INVALID_BINARY_REPRESENTATION, "invalid bismarck.model_state: " + why);
     auto *h = static_cast<StateHeader *>(palloc(bytes.size()));

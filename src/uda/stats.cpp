@@ -183,8 +183,8 @@ BISMARCK_FUNCTION(bismarck_sparse_stats_step) {
         PG_RETURN_DATUM(PG_GETARG_DATUM(0));
     }
     const bismarck::uda::SparseVec *v = bismarck::uda::sparsevec_from_datum(PG_GETARG_DATUM(1));
-    ArrayType *state = PG_ARGISNULL(0) ? new_sparse_stats(v->dim, context)
-                                       : PG_GETARG_ARRAYTYPE_P(0);
+    ArrayType *state =
+        PG_ARGISNULL(0) ? new_sparse_stats(v->dim, context) : PG_GETARG_ARRAYTYPE_P(0);
     double *s = sparse_stats_data(state);
     if (int64_t(s[1]) != v->dim)
         fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR,

@@ -87,7 +87,8 @@ struct Args {
             fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be NULL");
         }
         char *s = nullptr;
-        pg_call([&] { s = text_to_cstring(reinterpret_cast<::text *>(DatumGetPointer(get(name)))); });
+        pg_call(
+            [&] { s = text_to_cstring(reinterpret_cast<::text *>(DatumGetPointer(get(name)))); });
         return s;
     }
     double number(const char *name, double if_null) const {
@@ -114,11 +115,11 @@ struct Options {
     int epochs = 20;
     bool epochs_given = false;
     int patience = 5;
-    double max_seconds = 0.0;  // 0: no time budget
-    double validation = 0.0;   // a fraction of the rows held out by the shuffle
+    double max_seconds = 0.0;       // 0: no time budget
+    double validation = 0.0;        // a fraction of the rows held out by the shuffle
     std::string validation_column;  // or a boolean column: true = a validation row
-    std::string init_model;    // warm start from this model
-    double step = 0.0;  // 0: auto
+    std::string init_model;         // warm start from this model
+    double step = 0.0;              // 0: auto
     double decay = 0.95;
     double l2 = 0.0, l1 = 0.0;
     bool l2_given = false;
@@ -144,7 +145,8 @@ std::string one_of(const std::string &v, const char *name, T... allowed) {
     if (((v == allowed) || ...)) return v;
     std::string list;
     int i = 0;
-    ((list += (i++ ? (i == int(sizeof...(T)) ? " or '" : ", '") : "'") + std::string(allowed) + "'"),
+    ((list +=
+      (i++ ? (i == int(sizeof...(T)) ? " or '" : ", '") : "'") + std::string(allowed) + "'"),
      ...);
     fail(ERRCODE_INVALID_PARAMETER_VALUE,
          std::string(name) + " must be " + list + ", not '" + v + "'");
@@ -315,16 +317,16 @@ struct Run {
     MemoryContext context = nullptr;  // lives for the call; states are copied here
     Oid state_type = InvalidOid;
     int counter = 0;
-    std::string table;  // the scratch copy, or the source itself (shuffle never)
+    std::string table;         // the scratch copy, or the source itself (shuffle never)
     distributed::Source dist;  // a Citus distributed source: every step runs on its shards
     distributed::Scan scan;    // `table` as relation, columns and filter (for samples)
     std::vector<std::string> tables_made;
-    double loss_scale = 1.0;  // the reported loss is in the raw target's units
-    bool average = false;     // average the iterates from the second epoch on
-    std::string validation_sql;   // a boolean expression over the source: a validation row
-    std::string validation_table; // the validation rows, projected as the training rows are
-    catalog::Record record;   // what is saved
-    std::string options_json; // model-specific options, appended to the common ones
+    double loss_scale = 1.0;       // the reported loss is in the raw target's units
+    bool average = false;          // average the iterates from the second epoch on
+    std::string validation_sql;    // a boolean expression over the source: a validation row
+    std::string validation_table;  // the validation rows, projected as the training rows are
+    catalog::Record record;        // what is saved
+    std::string options_json;      // model-specific options, appended to the common ones
 
     std::string new_table_name() {
         // Unpredictable, so that no other user can take the name first and make the run fail.
@@ -409,8 +411,7 @@ double objective(const Run &run, const StateHeader *h, const double *params) {
     if (h->epoch.rows_seen == 0) return NAN;
     const double penalty =
         models::is_linear(task_of(h))
-            ? igd::linear_penalty(params, h->model.dim, h->model.outputs, h->model.l2,
-                                  h->model.l1)
+            ? igd::linear_penalty(params, h->model.dim, h->model.outputs, h->model.l2, h->model.l1)
             : 0.0;
     return (h->epoch.loss_sum / double(h->epoch.rows_seen) + penalty) * run.loss_scale;
 }
@@ -423,8 +424,8 @@ void validation_step(Run &run) {
     if (o.validation > 0.0) {
         if (o.shuffle != "once")
             fail(ERRCODE_INVALID_PARAMETER_VALUE,
-                 "validation => " + fmt(o.validation) + " draws its rows in the shuffled copy",
-                 {}, "Use shuffle => 'once', or name a boolean column with validation_column.");
+                 "validation => " + fmt(o.validation) + " draws its rows in the shuffled copy", {},
+                 "Use shuffle => 'once', or name a boolean column with validation_column.");
         run.validation_sql = "pg_catalog.random() OPERATOR(pg_catalog.<) " + fmt(o.validation);
         return;
     }
@@ -495,8 +496,8 @@ double step_size_step(Run &run, const StateHeader *init) {
         run.prepare(held_out, distributed::block_range(run.scan, blocks, blocks, "held_out"));
     } else {
         run.prepare(sample, "(SELECT * FROM " + run.table + " LIMIT " + n + ") AS sample");
-        run.prepare(held_out,
-                    "(SELECT * FROM " + run.table + " OFFSET " + n + " LIMIT " + n + ") AS held_out");
+        run.prepare(held_out, "(SELECT * FROM " + run.table + " OFFSET " + n + " LIMIT " + n +
+                                  ") AS held_out");
     }
     const bool small = run.rows < 2 * run.sample_rows;  // too few rows to hold any out
     double best = INFINITY, alpha = 0.01;
@@ -529,9 +530,10 @@ double step_size_step(Run &run, const StateHeader *init) {
     }
     pfree(probe);
     if (!std::isfinite(best))
-        fail(ERRCODE_DATA_EXCEPTION, "every step size down to 1e-7 diverged on a sample of the rows",
-             {}, "The features are on very different scales: scale them, or train dense features "
-                 "with standardize => true.");
+        fail(ERRCODE_DATA_EXCEPTION,
+             "every step size down to 1e-7 diverged on a sample of the rows", {},
+             "The features are on very different scales: scale them, or train dense features "
+             "with standardize => true.");
     return alpha;
 }
 
@@ -621,7 +623,8 @@ Summary train(Run &run, StateHeader *init) {
     auto current_params = [&](std::vector<double> &out) {
         const int64_t np = init->model.n_params;
         out.resize(size_t(np));
-        const double *w = shared.segment ? segment_params(shared.segment) : igd::state_params(state);
+        const double *w =
+            shared.segment ? segment_params(shared.segment) : igd::state_params(state);
         if (state->epoch.flags & igd::kAveraging)  // the average of the iterates
             igd::averaged(w, shared.segment ? shared.accumulator.data() : igd::state_work(state),
                           np, double(state->epoch.avg_steps), out.data());
@@ -631,8 +634,7 @@ Summary train(Run &run, StateHeader *init) {
     const bool validating = !run.validation_table.empty();
     double best_validation = INFINITY;
     spi::Plan validation_plan;
-    if (validating)
-        validation_plan.prepare(run.epoch_sql(run.validation_table), {run.state_type});
+    if (validating) validation_plan.prepare(run.epoch_sql(run.validation_table), {run.state_type});
     bool converged = false;
     int epoch = 0, ran_workers = 0;
     for (; epoch < o.epochs; ++epoch) {
@@ -657,8 +659,9 @@ Summary train(Run &run, StateHeader *init) {
             fail(ERRCODE_DATA_EXCEPTION,
                  std::to_string(out->epoch.nulls_skipped) +
                      " rows' labels matched none of the classes found in " + run.source_sql,
-                 {}, "The label column changed during training, or its type's equality differs "
-                     "from its sort order.");
+                 {},
+                 "The label column changed during training, or its type's equality differs "
+                 "from its sort order.");
         const int64_t np = out->model.n_params;
         const bool averaged_epoch = out->epoch.flags & igd::kAveraging;
         if (shared.segment && out->epoch.n_work == (averaged_epoch ? np : 0) + 2 * np &&
@@ -672,8 +675,8 @@ Summary train(Run &run, StateHeader *init) {
             const double *acc = igd::state_work(out);
             for (int64_t k = 0; k < np; ++k) shared.accumulator[k] += acc[k];
         }
-        const double *params = shared.segment ? segment_params(shared.segment)
-                                              : igd::state_params(out);
+        const double *params =
+            shared.segment ? segment_params(shared.segment) : igd::state_params(out);
         loss = objective(run, out, params);
         if (!std::isfinite(loss))  // e.g. weights so large that the penalty overflows
             throw igd::Error(igd::Error::Kind::diverged,
@@ -688,8 +691,8 @@ Summary train(Run &run, StateHeader *init) {
             state = out;
             // The per-row step decay counts the steps a model took: on a distributed table each
             // shard's copy took only its share of the epoch's rows.
-            state->epoch.steps += run.dist.on ? state->epoch.rows_seen / run.dist.shards
-                                              : state->epoch.rows_seen;
+            state->epoch.steps +=
+                run.dist.on ? state->epoch.rows_seen / run.dist.shards : state->epoch.rows_seen;
             if (state->epoch.flags & igd::kAveraging) {
                 state->epoch.avg_steps += state->epoch.rows_seen;
             } else if (run.average && epoch + 1 < o.epochs) {
@@ -724,9 +727,9 @@ Summary train(Run &run, StateHeader *init) {
             StateHeader *v = run.run_epoch(validation_plan, probe);
             if (parallel && workers > 0)
                 run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
-            val_loss = v->epoch.rows_seen ? v->epoch.loss_sum / double(v->epoch.rows_seen) *
-                                                run.loss_scale
-                                          : NAN;
+            val_loss = v->epoch.rows_seen
+                           ? v->epoch.loss_sum / double(v->epoch.rows_seen) * run.loss_scale
+                           : NAN;
             pfree(probe);
             pfree(v);
             if (val_loss < best_validation) {
@@ -807,8 +810,7 @@ Summary train(Run &run, StateHeader *init) {
        << ", \"parallelism\": " << json_string(o.parallelism) << ", \"workers\": " << workers
        << ", \"seed\": " << o.seed << ", \"on_null\": " << json_string(o.on_null)
        << ", \"patience\": " << o.patience << ", \"max_seconds\": " << o.max_seconds
-       << ", \"validation\": " << o.validation
-       << ", \"validation_column\": "
+       << ", \"validation\": " << o.validation << ", \"validation_column\": "
        << (o.validation_column.empty() ? "null" : json_string(o.validation_column))
        << ", \"init_model\": " << (o.init_model.empty() ? "null" : json_string(o.init_model))
        << run.options_json << "}";
@@ -816,14 +818,21 @@ Summary train(Run &run, StateHeader *init) {
     catalog::save(rec);
     run.gucs.close();
     progress::end();
-    const int classes = models::is_linear(run.task) && models::target_of(run.task) != Target::real
-                            ? (models::target_of(run.task) == Target::binary
-                                   ? 2
-                                   : int(final_model->model.outputs))
-                            : 0;
+    const int classes =
+        models::is_linear(run.task) && models::target_of(run.task) != Target::real
+            ? (models::target_of(run.task) == Target::binary ? 2 : int(final_model->model.outputs))
+            : 0;
     return {best_validation < INFINITY ? best_validation : NAN,
-            run.rows, run.skipped, rec.dimension, classes, epoch, loss, alpha0, rec.seconds,
-            converged, ran_workers};
+            run.rows,
+            run.skipped,
+            rec.dimension,
+            classes,
+            epoch,
+            loss,
+            alpha0,
+            rec.seconds,
+            converged,
+            ran_workers};
 }
 
 Datum summary_row(FunctionCallInfo fcinfo, const Run &run, const Summary &s) {
@@ -902,7 +911,8 @@ void setup(Run &run, const Args &a, const char *trainer) {
     // calibration sample spreads over the shards, so it is larger.
     run.dist = distributed::describe(run.relid);
     if (run.dist.on) {
-        run.opt.parallelism = distributed::parallelism(run.dist, run.source_sql, run.opt.parallelism);
+        run.opt.parallelism =
+            distributed::parallelism(run.dist, run.source_sql, run.opt.parallelism);
         run.sample_rows = std::max<int64_t>(run.sample_rows, 256 * int64_t(run.dist.shards));
     }
 }
@@ -912,11 +922,11 @@ void setup(Run &run, const Args &a, const char *trainer) {
 // The label column and what training does with it.
 struct Label {
     Column col;
-    Target target;             // binary / classes from the data; real for regressions
+    Target target;                     // binary / classes from the data; real for regressions
     std::vector<std::string> classes;  // sorted as the label type sorts
     std::vector<int64_t> counts;       // rows of each class
-    std::string type_name;     // the SQL type, as format_type gives it
-    double mean = 0.0, scale = 1.0;  // regressions
+    std::string type_name;             // the SQL type, as format_type gives it
+    double mean = 0.0, scale = 1.0;    // regressions
 };
 
 // The array type of `t` as SQL can name it in a cast.
@@ -1157,14 +1167,15 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
         label.scale = sd > 1e-12 * std::max(1.0, std::abs(label.mean)) ? sd : 1.0;
         // The model learns the standardised target; prediction undoes it, and the loss reported
         // is in the target's own units.
-        label_sql = "((" + l.sql + ")::pg_catalog.float8 - " + fmt(label.mean) + ") / " +
-                    fmt(label.scale);
+        label_sql =
+            "((" + l.sql + ")::pg_catalog.float8 - " + fmt(label.mean) + ") / " + fmt(label.scale);
         run.loss_scale = label.scale * label.scale;
     } else {
         // step: statistics: the classes, sorted as the label's type sorts (GROUP BY runs where
         // the data is, also on a distributed table)
-        spi::exec("SELECT y::text, n FROM (SELECT " + l.sql + " AS y, pg_catalog.count(*) AS n FROM " +
-                      run.source_sql + " WHERE " + run.not_null + " GROUP BY 1 ORDER BY 1 LIMIT " +
+        spi::exec("SELECT y::text, n FROM (SELECT " + l.sql +
+                      " AS y, pg_catalog.count(*) AS n FROM " + run.source_sql + " WHERE " +
+                      run.not_null + " GROUP BY 1 ORDER BY 1 LIMIT " +
                       std::to_string(igd::kMaxClasses + 1) + ") AS c",
                   {}, true);
         for (uint64_t i = 0; i < SPI_processed; ++i) {
@@ -1241,8 +1252,7 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
         if (class_weight != "balanced")
             fail(ERRCODE_INVALID_PARAMETER_VALUE,
                  "class_weight must be 'balanced', not '" + class_weight + "'");
-        if (real)
-            fail(ERRCODE_INVALID_PARAMETER_VALUE, "class_weight applies to classifiers only");
+        if (real) fail(ERRCODE_INVALID_PARAMETER_VALUE, "class_weight applies to classifiers only");
         int64_t total_rows = 0;
         for (int64_t c : label.counts) total_rows += c;
         for (int64_t c : label.counts)
@@ -1265,14 +1275,14 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     rec.source = run.source_sql;
     rec.columns_sql = array_literal({fname_col, lname_col});
     rec.dimension = dim;
-    run.options_json = ", \"batch\": " + std::to_string(batch) +
-                       ", \"average\": " + (run.average ? "true" : "false") +
-                       ", \"standardize\": " + (!scaler.empty() ? "true" : "false") +
-                       ", \"sparse\": " + (sparse ? "true" : "false") +
-                       ", \"features\": " + json_string(transformed ? "columns" : "vector") +
-                       ", \"max_categories\": " + std::to_string(max_categories) +
-                       ", \"class_weight\": " +
-                       (class_weight.empty() ? "null" : json_string(class_weight));
+    run.options_json =
+        ", \"batch\": " + std::to_string(batch) +
+        ", \"average\": " + (run.average ? "true" : "false") +
+        ", \"standardize\": " + (!scaler.empty() ? "true" : "false") +
+        ", \"sparse\": " + (sparse ? "true" : "false") +
+        ", \"features\": " + json_string(transformed ? "columns" : "vector") +
+        ", \"max_categories\": " + std::to_string(max_categories) +
+        ", \"class_weight\": " + (class_weight.empty() ? "null" : json_string(class_weight));
     const Summary s = train(run, init);
     spi::finish();
     return summary_row(fcinfo, run, s);
@@ -1284,8 +1294,12 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
 using namespace bismarck::uda;
 using bismarck::models::Task;
 
-BISMARCK_FUNCTION(bismarck_train_logistic) { return train_linear(fcinfo, "logistic"); }
-BISMARCK_FUNCTION(bismarck_train_svm) { return train_linear(fcinfo, "svm"); }
+BISMARCK_FUNCTION(bismarck_train_logistic) {
+    return train_linear(fcinfo, "logistic");
+}
+BISMARCK_FUNCTION(bismarck_train_svm) {
+    return train_linear(fcinfo, "svm");
+}
 BISMARCK_FUNCTION(bismarck_train_linear_regression) {
     return train_linear(fcinfo, "linear_regression");
 }
@@ -1327,10 +1341,10 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
     run.not_null =
         r.sql + " IS NOT NULL AND " + c.sql + " IS NOT NULL AND " + v.sql + " IS NOT NULL";
     // step: statistics
-    spi::exec("SELECT count(*), count(*) FILTER (WHERE NOT (" + run.not_null + ")), min(" +
-                  r.sql + "), max(" + r.sql + "), min(" + c.sql + "), max(" + c.sql + "), avg(" +
-                  v.sql + "::float8) FILTER (WHERE " + run.not_null + "), count(*) FILTER (WHERE " +
-                  v.sql + "::float8 IN ('NaN', 'Infinity', '-Infinity')), min(" + v.sql +
+    spi::exec("SELECT count(*), count(*) FILTER (WHERE NOT (" + run.not_null + ")), min(" + r.sql +
+                  "), max(" + r.sql + "), min(" + c.sql + "), max(" + c.sql + "), avg(" + v.sql +
+                  "::float8) FILTER (WHERE " + run.not_null + "), count(*) FILTER (WHERE " + v.sql +
+                  "::float8 IN ('NaN', 'Infinity', '-Infinity')), min(" + v.sql +
                   "::float8), max(" + v.sql + "::float8) FROM " + run.source_sql,
               {}, true);
     const int64_t total = spi::int64_value(0, 1);
