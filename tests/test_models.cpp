@@ -348,25 +348,3 @@ TEST(Logistic, BatchedSharedSgdReachesTheNewtonOptimum) {
     const double got = objective<models::Logistic>(data, w, 1, l2);
     EXPECT_LT((got - best) / best, 1e-3) << "batched " << got << " optimum " << best;
 }
-
-TEST(Lmf, CombineAveragesEachRowByTheCellsEachSideStepped) {
-    const models::Lmf::Shape s{3, 2, 2};
-    std::vector<double> a(size_t(s.size()), 0.0), b(size_t(s.size()), 0.0);
-    // row 0: only b stepped on it; row 1: both, a three times, b once; row 2: neither
-    a[s.row_bias(0)] = 0.5, b[s.row_bias(0)] = 2.0;
-    a[s.row_bias(1)] = 1.0, b[s.row_bias(1)] = 5.0;
-    a[s.row_bias(2)] = 7.0, b[s.row_bias(2)] = 7.0;
-    a[s.row_factor(0)] = 0.5, b[s.row_factor(0)] = 3.0;
-    a[0] = 3.0, b[0] = 4.0;
-    b[s.row_seen(0)] = 1.0, a[s.col_seen(1)] = 1.0;
-    const std::vector<double> ca{0, 3, 0, 1, 0}, cb{2, 1, 0, 0, 1};
-    models::Lmf::combine(a.data(), b.data(), s, ca.data(), cb.data(), 0.75, 0.25);
-    EXPECT_DOUBLE_EQ(a[s.row_bias(0)], 2.0);  // b's alone, not half of it
-    EXPECT_DOUBLE_EQ(a[s.row_factor(0)], 3.0);
-    EXPECT_DOUBLE_EQ(a[s.row_bias(1)], 2.0);  // (3 * 1 + 1 * 5) / 4
-    EXPECT_DOUBLE_EQ(a[s.row_bias(2)], 7.0);  // untouched
-    EXPECT_DOUBLE_EQ(a[0], 3.25);             // the mean, by rows
-    EXPECT_EQ(a[s.row_seen(0)], 1.0);         // seen: a union
-    EXPECT_EQ(a[s.col_seen(1)], 1.0);
-    EXPECT_EQ(a[s.row_seen(2)], 0.0);
-}

@@ -121,28 +121,6 @@ struct Lmf {
         return loss(e) + 0.5 * l2 * sq;
     }
 
-    // Model averaging of two partial models that started the epoch from the same model: each
-    // row's (column's) bias and factors are averaged by how many of its cells each side stepped
-    // on this epoch (`ca`, `cb`: rows then columns), so that a row only one side saw keeps that
-    // side's values instead of half of them; the global mean is averaged by rows (`wa`, `wb`);
-    // the seen flags are a union.
-    static void combine(double *a, const double *b, const Shape &s, const double *ca,
-                        const double *cb, double wa, double wb) {
-        a[0] = wa * a[0] + wb * b[0];
-        auto merge = [&](double na, double nb, int64_t bias, int64_t factor) {
-            if (nb <= 0.0) return;  // b did not move it: a's value stands
-            const double f = nb / (na + nb);
-            a[bias] += f * (b[bias] - a[bias]);
-            for (int64_t k = 0; k < s.rank; ++k)
-                a[factor + k] += f * (b[factor + k] - a[factor + k]);
-        };
-        for (int64_t i = 0; i < s.rows; ++i) merge(ca[i], cb[i], s.row_bias(i), s.row_factor(i));
-        for (int64_t j = 0; j < s.cols; ++j)
-            merge(ca[s.rows + j], cb[s.rows + j], s.col_bias(j), s.col_factor(j));
-        for (int64_t k = s.row_seen(0); k < s.size(); ++k)
-            a[k] = (a[k] != 0.0 || b[k] != 0.0) ? 1.0 : 0.0;
-    }
-
   private:
     template <class A>
     static void project(double *f, int64_t rank, double norm2, double radius) {

@@ -152,11 +152,7 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, CallSite *site, int model_arg,
     const int64_t n = in->model.n_params;
     const int64_t avg = averaging ? n : 0;
     MemoryContext old = MemoryContextSwitchTo(context);
-    // A factorization counts, per epoch, the cells each row and column stepped on: the combine
-    // function averages a row's factors by them.
-    const int64_t lmf_counts =
-        (task_of(in) == models::Task::lmf && !shared) ? in->model.rows + in->model.cols : 0;
-    StateHeader *h = copy_state(in, avg + (batched ? 2 * n : 0) + lmf_counts, shared);
+    StateHeader *h = copy_state(in, avg + (batched ? 2 * n : 0), shared);
     MemoryContextSwitchTo(old);
     if (averaging && !shared)
         memcpy(igd::state_work(h), igd::state_work(const_cast<StateHeader *>(in)),
@@ -460,14 +456,7 @@ BISMARCK_FUNCTION(bismarck_lmf_step) {
             break;
         default:
             loss = Lmf::cell_objective<PlainAccess>(m.params, shape, i, j, v, h->model.l2);
-            if (!(h->epoch.flags & kEvalOnly)) {
-                Lmf::step<PlainAccess>(m.params, shape, i, j, v, s);
-                if (h->epoch.n_work >= shape.rows + shape.cols) {
-                    double *counts = bismarck::igd::state_work(h);
-                    counts[i] += 1.0;
-                    counts[shape.rows + j] += 1.0;
-                }
-            }
+            if (!(h->epoch.flags & kEvalOnly)) Lmf::step<PlainAccess>(m.params, shape, i, j, v, s);
     }
     account(h, loss, std::isfinite(RelaxedAccess::load(m.params + shape.row_bias(i))));
     PG_RETURN_POINTER(h);
@@ -527,17 +516,11 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
                 qa[k] = (w - (wa * avg_a + wb * avg_b)) * t;
             }
         }
-        const bismarck::models::Lmf::Shape ls{a->model.rows, a->model.cols, a->model.dim};
-        if (task_of(a) == bismarck::models::Task::lmf && a->epoch.n_work >= ls.rows + ls.cols) {
-            double *ca = bismarck::igd::state_work(a);
-            const double *cb = bismarck::igd::state_work(const_cast<StateHeader *>(b));
-            bismarck::models::Lmf::combine(pa, pb, ls, ca, cb, wa, wb);
-            for (int64_t k = 0; k < ls.rows + ls.cols; ++k) ca[k] += cb[k];
-        } else {
-            for (int64_t k = 0; k < a->model.n_params; ++k) pa[k] = wa * pa[k] + wb * pb[k];
-            if (task_of(a) == bismarck::models::Task::lmf)  // the seen flags are a union
-                for (int64_t k = ls.row_seen(0); k < ls.size(); ++k)
-                    pa[k] = pa[k] != 0.0 ? 1.0 : 0.0;
+        for (int64_t k = 0; k < a->model.n_params; ++k) pa[k] = wa * pa[k] + wb * pb[k];
+        if (task_of(a) == bismarck::models::Task::lmf) {
+            // the seen flags are a union, not an average
+            const bismarck::models::Lmf::Shape s{a->model.rows, a->model.cols, a->model.dim};
+            for (int64_t k = s.row_seen(0); k < s.size(); ++k) pa[k] = pa[k] != 0.0 ? 1.0 : 0.0;
         }
     }
     if (shared) {
