@@ -33,16 +33,17 @@ void run_rows(const Data &d, int64_t begin, int64_t end, double *w, const double
     const int64_t n = d.dim + 1;
     std::vector<double> base(size_t(n), 0.0), local(size_t(n), 0.0);  // private to this thread
     igd::LinearParams<A> model{w, d.dim};
-    const igd::LinearParams<igd::PlainAccess> old{const_cast<double *>(prev), d.dim};
+    (void)prev;  // 0.1.0 also scored every row under the epoch's starting model; 0.2.0 does not
+    double scratch[2];
     if (batch > 1) igd::pull<A>(w, base.data(), local.data(), n);
     for (int64_t i = begin; i < end; ++i) {
         const igd::DenseRow<double> row{&d.x[size_t(i * d.dim)], d.dim};
         if (batch <= 1) {
-            igd::supervised_step<models::Logistic>(model, old, row, d.y[size_t(i)], s);
+            igd::linear_step<models::Logistic>(model, row, d.y[size_t(i)], s, scratch);
         } else {
-            igd::supervised_step<models::Logistic>(
-                igd::LinearParams<igd::PlainAccess>{local.data(), d.dim}, old, row, d.y[size_t(i)],
-                s);
+            igd::linear_step<models::Logistic>(
+                igd::LinearParams<igd::PlainAccess>{local.data(), d.dim}, row, d.y[size_t(i)], s,
+                scratch);
             if ((i - begin + 1) % batch == 0) igd::exchange<A>(w, base.data(), local.data(), n);
         }
     }
