@@ -146,57 +146,10 @@ DROP FUNCTION bismarck.train_lmf(text, regclass, text, text, text, integer, inte
 -- Options are read by name, so every function lists the ones it takes in the same words. For the
 -- logistic and linear regression, l2 NULL is 1 / (number of training rows), scikit-learn's
 -- default (C = 1, or alpha = 1 for Ridge); the SVM keeps 0.1.0's 0.01 (SGD on the hinge converges
--- like 1 / (l2 steps), too slowly for a smaller l2); epochs NULL is enough for about 50,000 steps (20 to 200); the iterates are
+-- like 1 / (l2 steps), too slowly for a smaller l2); epochs NULL is enough for about 200,000 steps
+-- (20 to 500); the iterates are
 -- averaged from the second epoch on (average => true) with Bottou's per-row step decay, so the
 -- per-epoch decay is 1.
-CREATE FUNCTION bismarck.train_logistic(
-        model text, source regclass, features text, label text,
-        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 1, l2 double precision DEFAULT NULL,
-        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
-        patience integer DEFAULT 5,
-        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
-        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
-        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
-        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
-        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
-        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
-    RETURNS SETOF bismarck.training_result
-    AS 'MODULE_PATHNAME', 'bismarck_train_logistic' LANGUAGE C VOLATILE ROWS 1;
-CREATE FUNCTION bismarck.train_svm(
-        model text, source regclass, features text, label text,
-        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 1, l2 double precision DEFAULT 0.01,
-        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
-        patience integer DEFAULT 5,
-        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
-        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
-        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
-        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
-        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
-        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
-    RETURNS SETOF bismarck.training_result
-    AS 'MODULE_PATHNAME', 'bismarck_train_svm' LANGUAGE C VOLATILE ROWS 1;
-CREATE FUNCTION bismarck.train_linear_regression(
-        model text, source regclass, features text, label text,
-        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 1, l2 double precision DEFAULT NULL,
-        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
-        patience integer DEFAULT 5,
-        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
-        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
-        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
-        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
-        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
-        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
-    RETURNS SETOF bismarck.training_result
-    AS 'MODULE_PATHNAME', 'bismarck_train_linear_regression' LANGUAGE C VOLATILE ROWS 1;
 CREATE FUNCTION bismarck.train_lmf(
         model text, source regclass, row_column text, column_column text, value_column text,
         rank integer DEFAULT 10,
@@ -211,59 +164,41 @@ CREATE FUNCTION bismarck.train_lmf(
         validation double precision DEFAULT NULL, validation_column text DEFAULT NULL)
     RETURNS SETOF bismarck.training_result
     AS 'MODULE_PATHNAME', 'bismarck_train_lmf' LANGUAGE C VOLATILE ROWS 1;
--- The same with source text: a table's name (read as regclass reads it), or a query
--- ('SELECT ...', 'WITH ...', 'VALUES ...', 'TABLE ...'): one SELECT that writes nothing, run with the
--- caller's privileges. An unknown literal resolves to these (PostgreSQL prefers the string
--- category), so a table name in quotes and a query take the same path; a regclass value takes the
--- forms above.
-CREATE FUNCTION bismarck.train_logistic(
-        model text, source text, features text, label text,
-        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 1, l2 double precision DEFAULT NULL,
-        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
-        patience integer DEFAULT 5,
-        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
-        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
-        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
-        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
-        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
-        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
-    RETURNS SETOF bismarck.training_result
-    AS 'MODULE_PATHNAME', 'bismarck_train_logistic' LANGUAGE C VOLATILE ROWS 1;
-CREATE FUNCTION bismarck.train_svm(
-        model text, source text, features text, label text,
-        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 1, l2 double precision DEFAULT 0.01,
-        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
-        patience integer DEFAULT 5,
-        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
-        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
-        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
-        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
-        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
-        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
-    RETURNS SETOF bismarck.training_result
-    AS 'MODULE_PATHNAME', 'bismarck_train_svm' LANGUAGE C VOLATILE ROWS 1;
-CREATE FUNCTION bismarck.train_linear_regression(
-        model text, source text, features text, label text,
-        epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
-        decay double precision DEFAULT 1, l2 double precision DEFAULT NULL,
-        l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
-        patience integer DEFAULT 5,
-        shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
-        workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
-        on_null text DEFAULT 'skip', replace boolean DEFAULT false,
-        standardize boolean DEFAULT true, batch integer DEFAULT NULL,
-        average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
-        init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
-        validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
-        max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
-    RETURNS SETOF bismarck.training_result
-    AS 'MODULE_PATHNAME', 'bismarck_train_linear_regression' LANGUAGE C VOLATILE ROWS 1;
+-- The three linear trainers take the same options, written once here; each comes with source
+-- regclass (a table, view or materialized view) and source text (a table's name, read as
+-- regclass reads it, or a query: 'SELECT ...', 'WITH ...', 'VALUES ...', 'TABLE ...', one SELECT
+-- that writes nothing, run with the caller's privileges). An unknown literal resolves to the text
+-- form (PostgreSQL prefers the string category); a regclass value to the other.
+DO $$
+DECLARE
+    t record;
+    source text;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('logistic', 'NULL'), ('svm', '0.01'),
+                                   ('linear_regression', 'NULL')) AS v(trainer, l2) LOOP
+        FOREACH source IN ARRAY ARRAY['regclass', 'text'] LOOP
+            EXECUTE format($f$
+                CREATE FUNCTION bismarck.train_%s(
+                    model text, source %s, features text, label text,
+                    epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
+                    decay double precision DEFAULT 1, l2 double precision DEFAULT %s,
+                    l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+                    patience integer DEFAULT 5,
+                    shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
+                    workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
+                    on_null text DEFAULT 'skip', replace boolean DEFAULT false,
+                    standardize boolean DEFAULT true, batch integer DEFAULT NULL,
+                    average boolean DEFAULT true, max_seconds double precision DEFAULT NULL,
+                    init_model text DEFAULT NULL, validation double precision DEFAULT NULL,
+                    validation_column text DEFAULT NULL, exclude text DEFAULT NULL,
+                    max_categories integer DEFAULT 100, class_weight text DEFAULT NULL)
+                RETURNS SETOF bismarck.training_result
+                AS %L, %L LANGUAGE C VOLATILE ROWS 1 $f$,
+                t.trainer, source, t.l2, 'MODULE_PATHNAME', 'bismarck_train_' || t.trainer);
+        END LOOP;
+    END LOOP;
+END
+$$;
 DO $$
 DECLARE
     source text;
