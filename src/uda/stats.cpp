@@ -19,9 +19,10 @@ using bismarck::uda::fail;
 
 namespace {
 
-ArrayType *new_stats(int64_t dim, MemoryContext context) {
+// A zeroed state of `per_dim` doubles per dimension after [n, dim], in `context`.
+ArrayType *new_stats(int64_t dim, MemoryContext context, int per_dim = 2) {
     MemoryContext old = MemoryContextSwitchTo(context);
-    const int n = int(2 + 2 * dim);
+    const int n = int(2 + per_dim * dim);
     const Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(double) * n;
     ArrayType *a = static_cast<ArrayType *>(palloc0(bytes));
     SET_VARSIZE(a, bytes);
@@ -157,19 +158,7 @@ double *sparse_stats_data(ArrayType *a) {
 }
 
 ArrayType *new_sparse_stats(int64_t dim, MemoryContext context) {
-    MemoryContext old = MemoryContextSwitchTo(context);
-    const int n = int(2 + dim);
-    const Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(double) * n;
-    ArrayType *a = static_cast<ArrayType *>(palloc0(bytes));
-    SET_VARSIZE(a, bytes);
-    a->ndim = 1;
-    a->dataoffset = 0;
-    a->elemtype = FLOAT8OID;
-    ARR_DIMS(a)[0] = n;
-    ARR_LBOUND(a)[0] = 1;
-    MemoryContextSwitchTo(old);
-    reinterpret_cast<double *>(ARR_DATA_PTR(a))[1] = double(dim);
-    return a;
+    return new_stats(dim, context, 1);
 }
 
 }  // namespace
