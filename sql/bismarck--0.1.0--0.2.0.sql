@@ -602,7 +602,7 @@ CREATE AGGREGATE bismarck.sparse_stats(bismarck.sparsevec) (
 COMMENT ON FUNCTION bismarck.sparse_stats_step(double precision[], bismarck.sparsevec) IS 'transition function of bismarck.sparse_stats';
 COMMENT ON FUNCTION bismarck.sparse_stats_combine(double precision[], double precision[]) IS 'combine function of bismarck.sparse_stats';
 COMMENT ON AGGREGATE bismarck.sparse_stats(bismarck.sparsevec) IS
-    'array [n, dim, sumsq_1..sumsq_dim] of a sparse feature column (the training driver''s scaler)';
+    'array [n, dim, maxabs_1..maxabs_dim] of a sparse feature column (the training driver''s scaler)';
 
 -- ---- Shuffling without a copy (CorgiPile) ----------------------------------------------------
 CREATE FUNCTION bismarck.block_shuffle(internal) RETURNS tsm_handler

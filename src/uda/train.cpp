@@ -1112,17 +1112,15 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
                                                     std::to_string(spi::int64_value(0, 4)) +
                                                     " and " + std::to_string(dim));
         // Sparse features are scaled, not centred (a centred row is no longer sparse): each by
-        // the root mean square of its values over the rows.
+        // the largest absolute value it takes (see bismarck.sparse_stats).
         Datum d = spi::value(0, 3, &isnull);
         if (standardize && !isnull) {
             ArrayType *arr = DatumGetArrayTypeP(d);
             const double *s = reinterpret_cast<const double *>(ARR_DATA_PTR(arr));
             if (int64_t(s[1]) == dim && s[0] > 0) {
                 scaler.assign(2 * dim, 0.0);
-                for (int64_t j = 0; j < dim; ++j) {
-                    const double rms = std::sqrt(s[2 + j] / s[0]);
-                    scaler[dim + j] = rms > 1e-12 ? 1.0 / rms : 1.0;
-                }
+                for (int64_t j = 0; j < dim; ++j)
+                    scaler[dim + j] = s[2 + j] > 1e-300 ? 1.0 / s[2 + j] : 1.0;
             }
         }
     } else {
