@@ -65,7 +65,39 @@ sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
 psql -X -q -c 'CREATE DATABASE old' -c 'CREATE DATABASE fresh' || exit 1
 
 # ---- 0.1.0: data, four models, their predictions by name and by value ----
-if ! sql -d old >"$tmp/setup.log" 2>&1 <<'SQL'; then
+# Every prediction, by name and by value; class predictions kept as text. The same query runs
+# before and after the update (not as a view: a view using 0.1.0's predict blocks the update).
+predictions=$(cat <<'SQL'
+SELECT 'predict', m, b.i::text, bismarck.predict(m, b.x)::text, NULL
+  FROM unnest(ARRAY['lr01', 'lrpm', 'svm']) m, u.bin b WHERE b.i <= 300
+UNION ALL
+SELECT 'predict_proba', m, b.i::text, NULL, bismarck.predict_proba(m, b.x)
+  FROM unnest(ARRAY['lr01', 'lrpm']) m, u.bin b WHERE b.i <= 300
+UNION ALL
+SELECT 'decision_function', m, b.i::text, NULL, bismarck.decision_function(m, b.x)
+  FROM unnest(ARRAY['lr01', 'lrpm', 'svm']) m, u.bin b WHERE b.i <= 300
+UNION ALL
+SELECT 'predict cell', 'lmf', r || ',' || c, NULL, bismarck.predict('lmf', r, c)
+  FROM generate_series(0, 59, 7) r, generate_series(0, 39, 3) c
+UNION ALL
+SELECT 'recommend', 'lmf', r || ',' || k.col_id, NULL, k.score
+  FROM generate_series(0, 59, 11) r, LATERAL bismarck.recommend('lmf', r, k => 5) k
+UNION ALL
+SELECT 'by value: predict', s.name, b.i::text, bismarck.predict(s.state, b.x)::text, NULL
+  FROM u.saved s, u.bin b WHERE s.name <> 'lmf' AND b.i <= 300
+UNION ALL
+SELECT 'by value: predict_proba', s.name, b.i::text, NULL, bismarck.predict_proba(s.state, b.x)
+  FROM u.saved s, u.bin b WHERE s.name IN ('lr01', 'lrpm') AND b.i <= 300
+UNION ALL
+SELECT 'by value: decision_function', s.name, b.i::text, NULL, bismarck.decision_function(s.state, b.x)
+  FROM u.saved s, u.bin b WHERE s.name <> 'lmf' AND b.i <= 300
+UNION ALL
+SELECT 'by value: predict cell', 'lmf', r || ',' || c, NULL, bismarck.predict(s.state, r, c)
+  FROM u.saved s, generate_series(0, 59, 7) r, generate_series(0, 39, 3) c WHERE s.name = 'lmf';
+SQL
+)
+
+if ! sql -d old >"$tmp/setup.log" 2>&1 <<SQL; then
 SET client_min_messages = warning;
 CREATE EXTENSION bismarck;
 CREATE SCHEMA u;  -- the user's objects, left out of the schema comparison
@@ -95,32 +127,7 @@ INSERT INTO u.saved SELECT n, bismarck.model(n) FROM unnest(ARRAY['lr01', 'lrpm'
 -- every prediction, by name and by value; class predictions kept as text
 CREATE TABLE u.before (form text, model text, key text, class text, value float8);
 INSERT INTO u.before
-SELECT 'predict', m, b.i::text, bismarck.predict(m, b.x)::text, NULL
-  FROM unnest(ARRAY['lr01', 'lrpm', 'svm']) m, u.bin b WHERE b.i <= 300
-UNION ALL
-SELECT 'predict_proba', m, b.i::text, NULL, bismarck.predict_proba(m, b.x)
-  FROM unnest(ARRAY['lr01', 'lrpm']) m, u.bin b WHERE b.i <= 300
-UNION ALL
-SELECT 'decision_function', m, b.i::text, NULL, bismarck.decision_function(m, b.x)
-  FROM unnest(ARRAY['lr01', 'lrpm', 'svm']) m, u.bin b WHERE b.i <= 300
-UNION ALL
-SELECT 'predict cell', 'lmf', r || ',' || c, NULL, bismarck.predict('lmf', r, c)
-  FROM generate_series(0, 59, 7) r, generate_series(0, 39, 3) c
-UNION ALL
-SELECT 'recommend', 'lmf', r || ',' || k.col_id, NULL, k.score
-  FROM generate_series(0, 59, 11) r, LATERAL bismarck.recommend('lmf', r, k => 5) k
-UNION ALL
-SELECT 'by value: predict', s.name, b.i::text, bismarck.predict(s.state, b.x)::text, NULL
-  FROM u.saved s, u.bin b WHERE s.name <> 'lmf' AND b.i <= 300
-UNION ALL
-SELECT 'by value: predict_proba', s.name, b.i::text, NULL, bismarck.predict_proba(s.state, b.x)
-  FROM u.saved s, u.bin b WHERE s.name IN ('lr01', 'lrpm') AND b.i <= 300
-UNION ALL
-SELECT 'by value: decision_function', s.name, b.i::text, NULL, bismarck.decision_function(s.state, b.x)
-  FROM u.saved s, u.bin b WHERE s.name <> 'lmf' AND b.i <= 300
-UNION ALL
-SELECT 'by value: predict cell', 'lmf', r || ',' || c, NULL, bismarck.predict(s.state, r, c)
-  FROM u.saved s, generate_series(0, 59, 7) r, generate_series(0, 39, 3) c WHERE s.name = 'lmf';
+$predictions
 CREATE TABLE u.models_before AS SELECT name, task, dimension FROM bismarck.models;
 SQL
   cat "$tmp/setup.log"
@@ -192,35 +199,10 @@ check "every model stored by 0.1.0 is still in the catalog" \
                                                     AND m.dimension = b.dimension)
    HAVING count(*) > 0"
 
-sql -d old >"$tmp/after.log" 2>&1 <<'SQL'
+sql -d old >"$tmp/after.log" 2>&1 <<SQL
 CREATE TABLE u.after (form text, model text, key text, class text, value float8);
 INSERT INTO u.after
-SELECT 'predict', m, b.i::text, bismarck.predict(m, b.x)::text, NULL
-  FROM unnest(ARRAY['lr01', 'lrpm', 'svm']) m, u.bin b WHERE b.i <= 300
-UNION ALL
-SELECT 'predict_proba', m, b.i::text, NULL, bismarck.predict_proba(m, b.x)
-  FROM unnest(ARRAY['lr01', 'lrpm']) m, u.bin b WHERE b.i <= 300
-UNION ALL
-SELECT 'decision_function', m, b.i::text, NULL, bismarck.decision_function(m, b.x)
-  FROM unnest(ARRAY['lr01', 'lrpm', 'svm']) m, u.bin b WHERE b.i <= 300
-UNION ALL
-SELECT 'predict cell', 'lmf', r || ',' || c, NULL, bismarck.predict('lmf', r, c)
-  FROM generate_series(0, 59, 7) r, generate_series(0, 39, 3) c
-UNION ALL
-SELECT 'recommend', 'lmf', r || ',' || k.col_id, NULL, k.score
-  FROM generate_series(0, 59, 11) r, LATERAL bismarck.recommend('lmf', r, k => 5) k
-UNION ALL
-SELECT 'by value: predict', s.name, b.i::text, bismarck.predict(s.state, b.x)::text, NULL
-  FROM u.saved s, u.bin b WHERE s.name <> 'lmf' AND b.i <= 300
-UNION ALL
-SELECT 'by value: predict_proba', s.name, b.i::text, NULL, bismarck.predict_proba(s.state, b.x)
-  FROM u.saved s, u.bin b WHERE s.name IN ('lr01', 'lrpm') AND b.i <= 300
-UNION ALL
-SELECT 'by value: decision_function', s.name, b.i::text, NULL, bismarck.decision_function(s.state, b.x)
-  FROM u.saved s, u.bin b WHERE s.name <> 'lmf' AND b.i <= 300
-UNION ALL
-SELECT 'by value: predict cell', 'lmf', r || ',' || c, NULL, bismarck.predict(s.state, r, c)
-  FROM u.saved s, generate_series(0, 59, 7) r, generate_series(0, 39, 3) c WHERE s.name = 'lmf';
+$predictions
 SQL
 if [[ $? -ne 0 ]]; then
   fail "predicting after the update: $(grep -m3 -E 'ERROR|DETAIL|HINT' "$tmp/after.log" | tr '\n' ' ')"
