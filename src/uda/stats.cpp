@@ -20,6 +20,15 @@ using bismarck::uda::fail;
 
 namespace {
 
+// The aggregate's memory context: the step and combine functions of both statistics run only as
+// aggregates (their states are updated in place).
+MemoryContext aggregate_context(FunctionCallInfo fcinfo, const char *name) {
+    MemoryContext context = nullptr;
+    if (!AggCheckCallContext(fcinfo, &context))
+        fail(ERRCODE_FEATURE_NOT_SUPPORTED, std::string(name) + " must be called as an aggregate");
+    return context;
+}
+
 // A zeroed state of `per_dim` doubles per dimension after [n, dim], in `context`.
 ArrayType *new_stats(int64_t dim, MemoryContext context, int per_dim = 2) {
     MemoryContext old = MemoryContextSwitchTo(context);
@@ -68,12 +77,10 @@ void add_row(double *s, const T *x, int64_t dim) {
 }  // namespace
 
 BISMARCK_FUNCTION(bismarck_feature_stats_step) {
-    MemoryContext context;
-    if (!AggCheckCallContext(fcinfo, &context))
-        fail(ERRCODE_FEATURE_NOT_SUPPORTED, "feature_stats must be called as an aggregate");
+    const MemoryContext context = aggregate_context(fcinfo, "feature_stats");
     if (PG_ARGISNULL(1)) {
         if (PG_ARGISNULL(0)) PG_RETURN_NULL();
-        PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+        PG_RETURN_DATUM(PG_GETARG_DATUM(0));  // a NULL row (or partial state) changes nothing
     }
     ArrayType *x = PG_GETARG_ARRAYTYPE_P(1);
     if (ARR_NDIM(x) > 1)
@@ -109,12 +116,10 @@ BISMARCK_FUNCTION(bismarck_feature_stats_step) {
 }
 
 BISMARCK_FUNCTION(bismarck_feature_stats_combine) {
-    MemoryContext context;
-    if (!AggCheckCallContext(fcinfo, &context))
-        fail(ERRCODE_FEATURE_NOT_SUPPORTED, "feature_stats must be called as an aggregate");
+    const MemoryContext context = aggregate_context(fcinfo, "feature_stats");
     if (PG_ARGISNULL(1)) {
         if (PG_ARGISNULL(0)) PG_RETURN_NULL();
-        PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+        PG_RETURN_DATUM(PG_GETARG_DATUM(0));  // a NULL row (or partial state) changes nothing
     }
     ArrayType *b = PG_GETARG_ARRAYTYPE_P(1);
     const double *sb = stats_data(b);
@@ -168,12 +173,10 @@ ArrayType *new_sparse_stats(int64_t dim, MemoryContext context) {
 }  // namespace
 
 BISMARCK_FUNCTION(bismarck_sparse_stats_step) {
-    MemoryContext context;
-    if (!AggCheckCallContext(fcinfo, &context))
-        fail(ERRCODE_FEATURE_NOT_SUPPORTED, "sparse_stats must be called as an aggregate");
+    const MemoryContext context = aggregate_context(fcinfo, "sparse_stats");
     if (PG_ARGISNULL(1)) {
         if (PG_ARGISNULL(0)) PG_RETURN_NULL();
-        PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+        PG_RETURN_DATUM(PG_GETARG_DATUM(0));  // a NULL row (or partial state) changes nothing
     }
     const bismarck::uda::SparseVec *v = bismarck::uda::sparsevec_from_datum(PG_GETARG_DATUM(1));
     ArrayType *state =
@@ -192,12 +195,10 @@ BISMARCK_FUNCTION(bismarck_sparse_stats_step) {
 }
 
 BISMARCK_FUNCTION(bismarck_sparse_stats_combine) {
-    MemoryContext context;
-    if (!AggCheckCallContext(fcinfo, &context))
-        fail(ERRCODE_FEATURE_NOT_SUPPORTED, "sparse_stats must be called as an aggregate");
+    const MemoryContext context = aggregate_context(fcinfo, "sparse_stats");
     if (PG_ARGISNULL(1)) {
         if (PG_ARGISNULL(0)) PG_RETURN_NULL();
-        PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+        PG_RETURN_DATUM(PG_GETARG_DATUM(0));  // a NULL row (or partial state) changes nothing
     }
     const double *sb = sparse_stats_data(PG_GETARG_ARRAYTYPE_P(1));
     const int64_t dim = int64_t(sb[1]);
