@@ -620,4 +620,21 @@ CREATE OR REPLACE VIEW bismarck.training_log WITH (security_barrier) AS
 COMMENT ON VIEW bismarck.training_log IS
     'one row per epoch of each training run: its loss, and the loss on the validation rows when there are some';
 
+-- ---- The cost of a prediction ------------------------------------------------------------------
+-- A dot product per row is dearer than the comparisons a query filters its rows with: the
+-- planner must run those first (a prediction in a WHERE clause, or in a CTE the planner inlines,
+-- would otherwise meet the rows a view or a join filters out, e.g. of another dimension).
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'bismarck'::regnamespace
+                AND p.proname IN ('predict', 'predict_proba', 'decision_function',
+                                  'predict_probabilities') LOOP
+        EXECUTE format('ALTER FUNCTION %s COST 100', f);
+    END LOOP;
+END
+$$;
+
 COMMENT ON SCHEMA bismarck_work IS 'scratch space of training runs (shuffled copies)';

@@ -135,3 +135,11 @@ SELECT model FROM bismarck.train_logistic('lr_balanced', 'lr_rare', 'x', 'y', se
 SELECT (SELECT recall FROM bismarck.evaluate('lr_balanced', 'lr_rare')) >
        (SELECT recall FROM bismarck.evaluate('lr_plain', 'lr_rare')) AS rare_class_found_more;
 SELECT * FROM bismarck.train_logistic('lr_cw', 'lr_rare', 'x', 'y', class_weight => 'heavy');
+-- a prediction runs after a query's own filters: a view over a table that also holds rows of
+-- another dimension is evaluated and filtered on without meeting them
+CREATE TABLE lr_mixed AS
+    SELECT 'lr' AS kind, x, y FROM lr_test
+    UNION ALL SELECT 'other', ARRAY[1.0, 2.0]::float8[], 0 FROM generate_series(1, 50);
+CREATE VIEW lr_only AS SELECT x, y FROM lr_mixed WHERE kind = 'lr';
+SELECT rows FROM bismarck.evaluate('lr', 'lr_only');
+SELECT count(*) > 0 AS filtered FROM lr_mixed WHERE kind = 'lr' AND bismarck.predict('lr', x) = '1';
