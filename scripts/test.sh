@@ -92,6 +92,15 @@ else
   failed=$((failed + 1))
 fi
 
+echo "== five seeds on breast_cancer, digits and heart_scale against scikit-learn (bench/seeds.sh)"
+if ./scripts/cluster.sh run -- ./bench/seeds.sh >build/seeds.log 2>&1; then
+  grep -A9 seeds_1_to_5 build/seeds.log; grep "five seeds" build/seeds.log
+  passed=$((passed + 1))
+else
+  cat build/seeds.log
+  failed=$((failed + 1))
+fi
+
 echo "== quality on real data: make demo's check against scikit-learn"
 if ./scripts/cluster.sh run -- ./scripts/demo.sh >build/demo.log 2>&1; then
   grep 'quality check' build/demo.log

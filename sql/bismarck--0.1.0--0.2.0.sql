@@ -146,8 +146,8 @@ DROP FUNCTION bismarck.train_lmf(text, regclass, text, text, text, integer, inte
 -- Options are read by name, so every function lists the ones it takes in the same words. For the
 -- logistic and linear regression, l2 NULL is 1 / (number of training rows), scikit-learn's
 -- default (C = 1, or alpha = 1 for Ridge); the SVM keeps 0.1.0's 0.01 (SGD on the hinge converges
--- like 1 / (l2 steps), too slowly for a smaller l2); epochs NULL is enough for about 200,000 steps
--- (20 to 500); the iterates are
+-- like 1 / (l2 steps), too slowly for a smaller l2); epochs NULL is enough for about 1,000,000
+-- steps (20 to 1000) and the tolerance is 1e-5; the iterates are
 -- averaged from the second epoch on (average => true) with Bottou's per-row step decay, so the
 -- per-epoch decay is 1.
 CREATE FUNCTION bismarck.train_lmf(
@@ -182,7 +182,7 @@ BEGIN
                     model text, source %s, features text, label text,
                     epochs integer DEFAULT NULL, step_size bismarck.step_size DEFAULT 'auto',
                     decay double precision DEFAULT 1, l2 double precision DEFAULT %s,
-                    l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.0001,
+                    l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.00001,
                     patience integer DEFAULT 5,
                     shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
                     workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
