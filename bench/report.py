@@ -288,15 +288,16 @@ sh = m("peers", "dense", "bismarck.shuffle (copy in a random order)")
 w(f"`bismarck.shuffle('dense', ...)` alone (a physically shuffled copy): {fmt_s(sh)}.\n")
 
 # ---- 3
-w("## 3. Data order: clustered by label, shuffled once, shuffled every epoch\n")
+w("## 3. Data order: clustered by label, shuffled once, block order, shuffled every epoch\n")
 w("`dense_clustered` (all 0 labels, then all 1 labels); `shuffle => 'never'` trains on it as "
-  "it is. The step size is fixed to the one `'auto'` chose on the shuffled data (same for all "
-  "three), one seeded run each. Time includes the set-up (statistics scan, shuffled copy, final "
+  "it is; `'blocks'` reads its pages in a new seeded order every epoch, with no copy "
+  "(CorgiPile). The step size is fixed to the one `'auto'` chose on the shuffled data (same for "
+  "all), one seeded run each. Time includes the set-up (statistics scan, shuffled copy, final "
   "loss scan) before the first epoch; `every_epoch` re-shuffles inside each epoch's time.\n")
 rows = []
 for task, label in (("logistic", "lr"), ("svm", "svm")):
     series_e, series_t = [], []
-    for order in ("never", "once", "every_epoch"):
+    for order in ("never", "once", "blocks", "every_epoch"):
         g = group(section="order", task=task, config=order)
         if not len(g):
             continue

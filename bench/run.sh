@@ -309,7 +309,7 @@ for m in lr svm; do
   fn=$([[ $m == lr ]] && echo train_logistic || echo train_svm)
   task=$([[ $m == lr ]] && echo logistic || echo svm)
   a=$(step_of "peer_${m}_dense_1")
-  for order in never once every_epoch; do
+  for order in never once blocks every_epoch; do
     train order dense_clustered "$order" 0 1 "order_${m}_$order" "$task" \
       "SELECT * FROM bismarck.$fn('order_${m}_$order', 'dense_clustered', 'x', 'label', epochs => $EPOCHS, step_size => $a, shuffle => '$order', $(opts 7))"
   done
