@@ -171,6 +171,10 @@ StateHeader *running_state(FunctionCallInfo fcinfo, int model_arg, const char *t
     MemoryContext context = aggregate_context(fcinfo, "an epoch");
     CallSite *site = call_site(fcinfo);
     if (PG_ARGISNULL(0)) return begin_epoch(fcinfo, site, model_arg, context, trainer);
+    // Every row after the first: the state this call site made or checked (and updates in
+    // place); the checks below ran when it became so, not again per row.
+    if (DatumGetPointer(PG_GETARG_DATUM(0)) == site->trusted)
+        return reinterpret_cast<StateHeader *>(DatumGetPointer(PG_GETARG_DATUM(0)));
     StateHeader *h = trusted_state(fcinfo, site, 0);
     // A running state's work block is what its flags need (begin_epoch makes it so; a state from
     // elsewhere may not be).
