@@ -81,42 +81,29 @@ COMMENT ON FUNCTION bismarck.linear_regression_init(integer, double precision, d
     'a zero linear regression model over dim features, for hand-written epochs';
 
 -- ---- The epoch aggregates: one C function per SQL function ----------------------------------
-CREATE OR REPLACE FUNCTION bismarck.logistic_step(bismarck.model_state, double precision[], double precision, bismarck.model_state)
-    RETURNS bismarck.model_state
-    AS 'MODULE_PATHNAME', 'bismarck_logistic_step' LANGUAGE C PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION bismarck.logistic_step(bismarck.model_state, real[], double precision, bismarck.model_state)
-    RETURNS bismarck.model_state
-    AS 'MODULE_PATHNAME', 'bismarck_logistic_step' LANGUAGE C PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION bismarck.logistic_step(bismarck.model_state, bismarck.sparsevec, double precision, bismarck.model_state)
-    RETURNS bismarck.model_state
-    AS 'MODULE_PATHNAME', 'bismarck_logistic_step' LANGUAGE C PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION bismarck.svm_step(bismarck.model_state, double precision[], double precision, bismarck.model_state)
-    RETURNS bismarck.model_state
-    AS 'MODULE_PATHNAME', 'bismarck_svm_step' LANGUAGE C PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION bismarck.svm_step(bismarck.model_state, real[], double precision, bismarck.model_state)
-    RETURNS bismarck.model_state
-    AS 'MODULE_PATHNAME', 'bismarck_svm_step' LANGUAGE C PARALLEL SAFE;
-CREATE OR REPLACE FUNCTION bismarck.svm_step(bismarck.model_state, bismarck.sparsevec, double precision, bismarck.model_state)
-    RETURNS bismarck.model_state
-    AS 'MODULE_PATHNAME', 'bismarck_svm_step' LANGUAGE C PARALLEL SAFE;
-CREATE FUNCTION bismarck.linear_regression_step(bismarck.model_state, double precision[], double precision, bismarck.model_state)
-    RETURNS bismarck.model_state
-    AS 'MODULE_PATHNAME', 'bismarck_linear_regression_step' LANGUAGE C PARALLEL SAFE;
-CREATE FUNCTION bismarck.linear_regression_step(bismarck.model_state, real[], double precision, bismarck.model_state)
-    RETURNS bismarck.model_state
-    AS 'MODULE_PATHNAME', 'bismarck_linear_regression_step' LANGUAGE C PARALLEL SAFE;
-CREATE FUNCTION bismarck.linear_regression_step(bismarck.model_state, bismarck.sparsevec, double precision, bismarck.model_state)
-    RETURNS bismarck.model_state
-    AS 'MODULE_PATHNAME', 'bismarck_linear_regression_step' LANGUAGE C PARALLEL SAFE;
-CREATE AGGREGATE bismarck.linear_regression_epoch(features double precision[], label double precision, model bismarck.model_state) (
-    SFUNC = bismarck.linear_regression_step, STYPE = bismarck.model_state,
-    COMBINEFUNC = bismarck.epoch_combine, PARALLEL = SAFE);
-CREATE AGGREGATE bismarck.linear_regression_epoch(features real[], label double precision, model bismarck.model_state) (
-    SFUNC = bismarck.linear_regression_step, STYPE = bismarck.model_state,
-    COMBINEFUNC = bismarck.epoch_combine, PARALLEL = SAFE);
-CREATE AGGREGATE bismarck.linear_regression_epoch(features bismarck.sparsevec, label double precision, model bismarck.model_state) (
-    SFUNC = bismarck.linear_regression_step, STYPE = bismarck.model_state,
-    COMBINEFUNC = bismarck.epoch_combine, PARALLEL = SAFE);
+-- Every trainer's step function, for each feature type: 0.1.0's logistic and svm steps get their
+-- own C symbols; linear regression's step and epoch aggregate are new.
+DO $$
+DECLARE
+    trainer text;
+    features text;
+BEGIN
+    FOREACH trainer IN ARRAY ARRAY['logistic', 'svm', 'linear_regression'] LOOP
+        FOREACH features IN ARRAY ARRAY['double precision[]', 'real[]', 'bismarck.sparsevec'] LOOP
+            EXECUTE format('CREATE OR REPLACE FUNCTION bismarck.%s_step(bismarck.model_state, %s, '
+                           'double precision, bismarck.model_state) RETURNS bismarck.model_state '
+                           'AS %L, %L LANGUAGE C PARALLEL SAFE',
+                           trainer, features, 'MODULE_PATHNAME', 'bismarck_' || trainer || '_step');
+            IF trainer = 'linear_regression' THEN
+                EXECUTE format('CREATE AGGREGATE bismarck.%s_epoch(features %s, label double precision, '
+                               'model bismarck.model_state) (SFUNC = bismarck.%s_step, '
+                               'STYPE = bismarck.model_state, COMBINEFUNC = bismarck.epoch_combine, '
+                               'PARALLEL = SAFE)', trainer, features, trainer);
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
 COMMENT ON AGGREGATE bismarck.logistic_epoch(double precision[], double precision, bismarck.model_state) IS
     'one epoch of logistic regression over the rows aggregated (labels 0/1 or -1/1; class indices 0..k-1 for a multinomial state)';
 COMMENT ON AGGREGATE bismarck.svm_epoch(double precision[], double precision, bismarck.model_state) IS
