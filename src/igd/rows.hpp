@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace bismarck::igd {
 
@@ -24,6 +25,11 @@ struct DenseRow {
         for (int64_t j = 0; j < n; ++j) f(j, double(p[j]));
     }
 };
+
+template <class Row>
+struct is_dense_row : std::false_type {};
+template <class T>
+struct is_dense_row<DenseRow<T>> : std::true_type {};
 
 // A sparse row: `nnz` strictly increasing 0-based indices below `dim`, with their values.
 struct SparseRow {

@@ -58,6 +58,7 @@ struct CallSite {
     const void *trusted;
     double *buffer;
     int64_t capacity;
+    Oid feature_type;  // the features argument's type at this call site, once known
 };
 
 CallSite *call_site(FunctionCallInfo fcinfo) {
@@ -344,6 +345,15 @@ void dense_row(StateHeader *h, ArrayType *a, double y, double *buffer) {
     if (n != d) dimension_error(n, d, h);
     const double *scaler = igd::state_scaler(h);
     const T *raw = reinterpret_cast<const T *>(ARR_DATA_PTR(a));
+    // The next row of a sequential scan is, most often, stored just below this one in the same
+    // page (a heap page fills from its end, and a scan visits its line pointers in order):
+    // asking for those cache lines now overlaps their trip from memory with this row's step.
+    // A prefetch never faults; where the guess is wrong it costs a few wasted loads.
+    {
+        const char *below = reinterpret_cast<const char *>(a);
+        const int64_t bytes = int64_t(VARSIZE(a)) + 64;
+        for (int64_t off = 64; off <= bytes; off += 64) __builtin_prefetch(below - off);
+    }
     double *scores = buffer + d;
     if (scaler) {
         // Standardise once into a reused buffer: the step then makes plain passes over it.
@@ -369,7 +379,8 @@ Datum linear_transition(FunctionCallInfo fcinfo, const char *trainer) {
     const double y = encode_label(PG_GETARG_FLOAT8(2), h);
     CallSite *site = call_site(fcinfo);
     double *buffer = scratch(fcinfo, site, h->model.dim + 2 * int64_t(h->model.outputs));
-    Oid type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    Oid type = site->feature_type;  // a call site's argument types never change
+    if (type == InvalidOid) type = get_fn_expr_argtype(fcinfo->flinfo, 1);
     if (type == InvalidOid) {
         // Citus's wrapper aggregates call this function without a call expression: the type is
         // the declared argument of the aggregate they run (never guessed from the bytes).
@@ -382,6 +393,7 @@ Datum linear_transition(FunctionCallInfo fcinfo, const char *trainer) {
                  "cannot tell the type of an epoch's features argument", {},
                  "Call bismarck's epoch aggregates directly.");
     }
+    site->feature_type = type;
     if (type == FLOAT8ARRAYOID || type == FLOAT4ARRAYOID) {
         ArrayType *a = PG_GETARG_ARRAYTYPE_P(1);
         if (ARR_ELEMTYPE(a) == FLOAT8OID)
