@@ -134,9 +134,10 @@ DROP FUNCTION bismarck.train_lmf(text, regclass, text, text, text, integer, inte
 -- logistic and linear regression, l2 NULL is 1 / (number of training rows), scikit-learn's
 -- default (C = 1, or alpha = 1 for Ridge); the SVM keeps 0.1.0's 0.01 (SGD on the hinge converges
 -- like 1 / (l2 steps), too slowly for a smaller l2); epochs NULL is enough for about 1,000,000
--- steps (20 to 1000) and the tolerance is 1e-5; the iterates are
+-- steps (3 to 1000; 20 to 1000 without averaging) and the tolerance is 1e-5; the iterates are
 -- averaged from the second epoch on (average => true) with Bottou's per-row step decay, so the
--- per-epoch decay is 1.
+-- per-epoch decay is 1; shuffle 'auto' reads a large table's pages in a random order every
+-- epoch ('blocks') and shuffles anything else once.
 CREATE FUNCTION bismarck.train_lmf(
         model text, source regclass, row_column text, column_column text, value_column text,
         rank integer DEFAULT 10,
@@ -171,7 +172,7 @@ BEGIN
                     decay double precision DEFAULT 1, l2 double precision DEFAULT %s,
                     l1 double precision DEFAULT 0, tolerance double precision DEFAULT 0.00001,
                     patience integer DEFAULT 5,
-                    shuffle text DEFAULT 'once', parallelism text DEFAULT 'serial',
+                    shuffle text DEFAULT 'auto', parallelism text DEFAULT 'serial',
                     workers integer DEFAULT NULL, seed bigint DEFAULT NULL,
                     on_null text DEFAULT 'skip', replace boolean DEFAULT false,
                     standardize boolean DEFAULT true, batch integer DEFAULT NULL,
