@@ -137,6 +137,9 @@ END $$;
 DO $$ BEGIN
   CREATE OR REPLACE FUNCTION bench.dot(w float8[], x float8[]) RETURNS float8
     AS '$libdir/bismarck', 'bismarck_bench_dot' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+  -- the same, prefetching the next row of the scan as the epochs do
+  CREATE OR REPLACE FUNCTION bench.dot_prefetch(w float8[], x float8[]) RETURNS float8
+    AS '$libdir/bismarck', 'bismarck_bench_dot_prefetch' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 EXCEPTION WHEN undefined_function THEN
   RAISE WARNING 'bench.dot: %', SQLERRM;
 END $$;

@@ -255,6 +255,7 @@ state() { echo "(SELECT state FROM bismarck.models WHERE name = '$1')"; }
 dense_queries=(
   "bare scan: sum(x[54])" "SELECT sum(x[54]) FROM dense"
   "C dot-product scan" "SELECT sum(bench.dot(array_fill(0.001::float8, ARRAY[54]), x)) FROM dense"
+  "C dot-product scan, next row prefetched" "SELECT sum(bench.dot_prefetch(array_fill(0.001::float8, ARRAY[54]), x)) FROM dense"
   "decision_function scan (by value)" "SELECT sum(bismarck.decision_function(bismarck.logistic_init(54), x)) FROM dense"
   "LR epoch (hand-written)" "SELECT bismarck.epoch_loss(bismarck.logistic_epoch(x, label, $(state pl_lr_dense_1))) FROM dense"
   "SVM epoch (hand-written)" "SELECT bismarck.epoch_loss(bismarck.svm_epoch(x, label, $(state pl_svm_dense_1))) FROM dense"
@@ -281,19 +282,22 @@ for w in 0 2; do
 done
 
 ######################################################################### 2. peers
-log "2. peers: bismarck shuffle once + train in place, $EPOCHS epochs"
+log "2. peers: bismarck with its default options, in place"
 timeset peers dense "$SERIAL" "bismarck.shuffle (copy in a random order)" \
   "SELECT bismarck.shuffle('dense', 'dense_shuffled_' || (extract(epoch FROM clock_timestamp()) * 1e6)::bigint, seed => 1)"
 psql_q <<<"SELECT format('DROP TABLE %I', relname) FROM pg_class WHERE relname LIKE 'dense_shuffled_%' AND relkind = 'r' \gexec" >/dev/null
-for ds in dense sparse; do
+# Default options (no epochs, tolerance or shuffle given): what a user who types the shortest call
+# gets, on the table as generated and on the same rows stored sorted by label.
+for ds in dense dense_clustered sparse; do
+  test_table=$([[ $ds == dense_clustered ]] && echo dense_test || echo "${ds}_test")
   for r in $(seq 1 "$TRAIN_REPS"); do
-    train peers "$ds" "shuffle once" 0 "$r" "peer_lr_${ds}_$r" logistic \
-      "SELECT * FROM bismarck.train_logistic('peer_lr_${ds}_$r', '$ds', 'x', 'label', epochs => $EPOCHS, $(opts $r))"
-    train peers "$ds" "shuffle once" 0 "$r" "peer_svm_${ds}_$r" svm \
-      "SELECT * FROM bismarck.train_svm('peer_svm_${ds}_$r', '$ds', 'x', 'label', epochs => $EPOCHS, $(opts $r))"
+    train peers "$ds" "defaults" 0 "$r" "peer_lr_${ds}_$r" logistic \
+      "SELECT * FROM bismarck.train_logistic('peer_lr_${ds}_$r', '$ds', 'x', 'label', seed => $r, replace => true)"
+    train peers "$ds" "defaults" 0 "$r" "peer_svm_${ds}_$r" svm \
+      "SELECT * FROM bismarck.train_svm('peer_svm_${ds}_$r', '$ds', 'x', 'label', seed => $r, replace => true)"
   done
   for m in lr svm; do
-    psql_q -c "$SERIAL" -c "SELECT avg((bismarck.predict('peer_${m}_${ds}_1', x) = label::text)::int) FROM ${ds}_test" | tail -1 |
+    psql_q -c "$SERIAL" -c "SELECT avg((bismarck.predict('peer_${m}_${ds}_1', x) = label::text)::int) FROM ${test_table}" | tail -1 |
       { read -r a; rec peers "$ds" "bismarck $m" test_accuracy "$a"; }
     psql_q -c "$SERIAL" -c "SELECT avg((bismarck.predict('peer_${m}_${ds}_1', x) = label::text)::int) FROM ${ds}" | tail -1 |
       { read -r a; rec peers "$ds" "bismarck $m" train_accuracy "$a"; }

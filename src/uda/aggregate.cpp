@@ -18,6 +18,7 @@
 // (a state this call site made or already checked, updated in place row after row, is not
 // checked again).
 #include "uda/citus.hpp"
+#include "uda/prefetch.hpp"
 #include "uda/progress.hpp"
 #include "uda/shared_model.hpp"
 #include "uda/sparsevec.hpp"
@@ -345,15 +346,7 @@ void dense_row(StateHeader *h, ArrayType *a, double y, double *buffer) {
     if (n != d) dimension_error(n, d, h);
     const double *scaler = igd::state_scaler(h);
     const T *raw = reinterpret_cast<const T *>(ARR_DATA_PTR(a));
-    // The next row of a sequential scan is, most often, stored just below this one in the same
-    // page (a heap page fills from its end, and a scan visits its line pointers in order):
-    // asking for those cache lines now overlaps their trip from memory with this row's step.
-    // A prefetch never faults; where the guess is wrong it costs a few wasted loads.
-    {
-        const char *below = reinterpret_cast<const char *>(a);
-        const int64_t bytes = int64_t(VARSIZE(a)) + 64;
-        for (int64_t off = 64; off <= bytes; off += 64) __builtin_prefetch(below - off);
-    }
+    prefetch_next_row(a);  // its trip from memory overlaps this row's step
     double *scores = buffer + d;
     if (scaler) {
         // Standardise once into a reused buffer: the step then makes plain passes over it.

@@ -62,6 +62,14 @@ BISMARCK_FUNCTION(bismarck_bench_dot) {
     PG_RETURN_FLOAT8(bismarck::igd::dense_dot<bismarck::igd::PlainAccess>(a, b, n));
 }
 
+// bismarck_bench_dot_prefetch(w, x): the same, prefetching the next row as the epochs do (the
+// floor of an epoch that hides the row's trip from memory behind its work).
+#include "uda/prefetch.hpp"
+BISMARCK_FUNCTION(bismarck_bench_dot_prefetch) {
+    bismarck::uda::prefetch_next_row(DatumGetPointer(PG_GETARG_DATUM(1)));
+    return bismarck_bench_dot(fcinfo);
+}
+
 // bismarck_test_last_segment() returns bigint: the handle of the last shared-memory model segment
 // a training in this session created (its file is /dev/shm/PostgreSQL.<handle> with
 // dynamic_shared_memory_type = posix), NULL if none. Created only by sql_tests/parallel.sql, so
