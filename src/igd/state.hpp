@@ -68,7 +68,7 @@ struct EpochInfo {
     int64_t avg_steps;     // averaging: steps averaged before this epoch (see kAveraging)
     int64_t steps;         // kDecayPerRow: steps taken before this epoch, in all epochs
     int64_t step_base;     // shared-memory averaging: the global index of this batch's first step
-    int64_t reserved64;
+    int64_t null_elements_skipped;  // kSkipNullElements: rows skipped for a NULL array element
 };
 
 struct StateHeader {
@@ -92,6 +92,10 @@ inline constexpr uint8_t kDecayPerRow = 8;
 inline constexpr uint8_t kEvalOnly = 0x10;      // measure the loss, take no step
 inline constexpr uint8_t kNoDivergence = 0x20;  // calibration: record divergence, don't raise
 inline constexpr uint8_t kNullIsError = 0x40;   // on_null => 'error'
+// The training driver's scans of a table in place: a dense feature array holding a NULL element
+// makes its row unusable, skipped and counted (null_elements_skipped) rather than an error. The
+// scan's WHERE clause then needs no per-row search of the array (which cost 15% of a scan).
+inline constexpr uint8_t kSkipNullElements = 0x80;
 
 // A state can hold at most this many parameters (the varlena limit is 1 GB, and an epoch may keep
 // two more copies): 50 million doubles.
@@ -234,7 +238,8 @@ inline std::string validate_state(const void *p, size_t len, ShapeRule params_fo
         return "model state has an invalid meta block";
     if (e.parallelism > 3) return "model state has an unknown parallelism";
     if (e.n_work < 0 || e.n_work > 3 * m.n_params) return "model state has an invalid work block";
-    if (e.steps < 0 || e.step_base < 0) return "model state has invalid counters";
+    if (e.steps < 0 || e.step_base < 0 || e.null_elements_skipped < 0)
+        return "model state has invalid counters";
     if ((e.flags & kAveraging) &&
         (e.avg_steps < 0 || (!(e.flags & kShared) && e.n_work < m.n_params)))
         return "model state has an invalid averaging block";

@@ -161,6 +161,7 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, CallSite *site, int model_arg,
                sizeof(double) * n);
     h->epoch.rows_seen = 0;
     h->epoch.nulls_skipped = 0;
+    h->epoch.null_elements_skipped = 0;
     h->epoch.loss_sum = 0.0;
     h->epoch.participants = IsParallelWorker() ? 1 : 0;  // combined: how many workers saw rows
     locate(h);  // attach the shared model now, so a bad handle fails on the first row
@@ -338,9 +339,14 @@ void dense_row(StateHeader *h, ArrayType *a, double y, double *buffer) {
     if (ARR_NDIM(a) > 1)
         fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features must be a one-dimensional array, not " +
                                                 std::to_string(ARR_NDIM(a)) + "-dimensional");
-    if (ARR_HASNULL(a))
+    if (ARR_HASNULL(a)) {
+        if (h->epoch.flags & igd::kSkipNullElements) {
+            h->epoch.null_elements_skipped++;
+            return;
+        }
         fail(ERRCODE_NULL_VALUE_NOT_ALLOWED, "features contain a NULL element", row_detail(h),
              "Training skips such rows by default (on_null => 'skip').");
+    }
     const int64_t n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
     const int64_t d = h->model.dim;
     if (n != d) dimension_error(n, d, h);
@@ -553,6 +559,7 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
     a->epoch.rows_seen = n;
     a->epoch.participants += b->epoch.participants;
     a->epoch.nulls_skipped += b->epoch.nulls_skipped;
+    a->epoch.null_elements_skipped += b->epoch.null_elements_skipped;
     a->epoch.loss_sum += b->epoch.loss_sum;
     PG_RETURN_POINTER(a);
 }

@@ -330,12 +330,12 @@ Spec resolve(TupleDesc desc, const std::string &source_sql, const std::string &f
     return spec;
 }
 
-std::string not_null(const Spec &spec, bool impute) {
+std::string not_null(const Spec &spec, bool impute, bool elements) {
     if (impute) return "true";
     std::string sql;
     for (const Input &in : spec.inputs) {
         sql += (sql.empty() ? "" : " AND ") + in.sql + " IS NOT NULL";
-        if (in.kind == Kind::array && !spec.sparse)
+        if (elements && in.kind == Kind::array && !spec.sparse)
             sql += " AND CASE WHEN pg_catalog.array_ndims(" + in.sql +
                    ") OPERATOR(pg_catalog.=) 1 THEN pg_catalog.array_position(" + in.sql +
                    ", NULL) IS NULL ELSE true END";

@@ -56,8 +56,10 @@ Spec resolve(TupleDesc desc, const std::string &source_sql, const std::string &f
              const std::string &exclude, const std::string &label, Oid sparse_type);
 
 // SQL true for a row whose features are usable as they are: every input non-NULL, no NULL
-// array element (on_null => 'skip' or 'error'); with impute, always true.
-std::string not_null(const Spec &spec, bool impute);
+// array element (on_null => 'skip' or 'error'); with impute, always true. Without `elements`,
+// arrays are not searched for NULL elements (the epochs' steps skip such rows themselves: see
+// igd::kSkipNullElements).
+std::string not_null(const Spec &spec, bool impute, bool elements = true);
 
 // Learns the transform from the rows of `source_sql` satisfying `where`: array lengths,
 // training means (the values imputed), and each text column's categories, the `max_categories`

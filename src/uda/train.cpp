@@ -312,6 +312,10 @@ struct Run {
     std::vector<std::string> inputs;  // SQL expressions over the source, in the step's order
     std::vector<std::string> input_names;
     std::string not_null;  // a WHERE clause keeping rows with no NULL input
+    // The same for the epochs' scans of the source in place ('never', 'blocks'): without the
+    // per-row search of a feature array for NULL elements where the step skips such rows itself
+    // (igd::kSkipNullElements); run once per epoch, that search cost 15% of a scan.
+    std::string epoch_filter;
     int64_t rows = 0, skipped = 0;
     int64_t sample_rows = 2000;
     MemoryContext context = nullptr;  // lives for the call; states are copied here
@@ -444,6 +448,7 @@ void validation_step(Run &run) {
               run.source_sql + " WHERE " + run.not_null + " AND " + run.validation_sql);
     run.tables_made.push_back(run.validation_table);
     run.not_null += " AND NOT (" + run.validation_sql + ")";
+    run.epoch_filter += " AND NOT (" + run.validation_sql + ")";
 }
 
 // 'blocks' needs no copy (CorgiPile, Xu et al. SIGMOD 2022): every epoch scans the source's pages
@@ -451,7 +456,7 @@ void validation_step(Run &run) {
 std::string block_order_sql(const Run &run, int64_t seed) {
     return "(SELECT " + run.projection() + " FROM " + run.source_sql +
            " TABLESAMPLE bismarck.block_shuffle(" + std::to_string(seed) + ", 1) WHERE " +
-           run.not_null + ") AS source";
+           run.epoch_filter + ") AS source";
 }
 
 // shuffle => 'auto' (the default): 'blocks' where it can run and pays, 'once' elsewhere.
@@ -480,8 +485,8 @@ void resolve_shuffle(Run &run, bool parallel) {
 void shuffle_step(Run &run, int workers) {
     if (run.opt.shuffle == "never") {
         run.table = "(SELECT " + run.projection() + " FROM " + run.source_sql + " WHERE " +
-                    run.not_null + ") AS source";
-        run.scan = {run.source_sql, run.projection(), run.not_null};
+                    run.epoch_filter + ") AS source";
+        run.scan = {run.source_sql, run.projection(), run.epoch_filter};
     } else if (run.opt.shuffle == "blocks") {
         char kind = 0;
         pg_call([&] { kind = get_rel_relkind(run.relid); });
@@ -610,6 +615,7 @@ Summary train(Run &run, StateHeader *init) {
     // (a regression learns the standardised target: its l1 is the user's in raw units)
     init->model.l1 = o.l1 / std::sqrt(run.loss_scale);
     if (o.on_null == "error") init->epoch.flags |= kNullIsError;
+    else init->epoch.flags |= igd::kSkipNullElements;  // see Run::epoch_filter
 
     const double alpha0 = step_size_step(run, init);
     if (parallel && workers > 0 && !run.dist.on) {
@@ -807,7 +813,7 @@ Summary train(Run &run, StateHeader *init) {
     progress::phase("final loss", run.rows);
     {
         StateHeader *eval = copy_state(final_model, 0, false);
-        eval->epoch.flags |= kEvalOnly;
+        eval->epoch.flags |= kEvalOnly | (init->epoch.flags & igd::kSkipNullElements);
         run.gucs.set("max_parallel_workers_per_gather", "0");
         StateHeader *out = run.run_epoch(plan, eval);
         loss = objective(run, out, igd::state_params(out));
@@ -1089,6 +1095,9 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     // NULL features (or NULL elements in a dense array) and NULL labels make a row unusable,
     // unless the features' NULLs are imputed.
     run.not_null = features::not_null(spec, impute) + " AND " + l.sql + " IS NOT NULL";
+    run.epoch_filter = transformed ? run.not_null
+                                   : features::not_null(spec, impute, false) + " AND " + l.sql +
+                                         " IS NOT NULL";
     // step: statistics: the transform of a list of columns (means, categories)
     igd::Transform transform;
     if (transformed) {
@@ -1383,6 +1392,7 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
     run.input_names = {"row_id", "col_id", "value"};
     run.not_null =
         r.sql + " IS NOT NULL AND " + c.sql + " IS NOT NULL AND " + v.sql + " IS NOT NULL";
+    run.epoch_filter = run.not_null;
     // step: statistics
     spi::exec("SELECT count(*), count(*) FILTER (WHERE NOT (" + run.not_null + ")), min(" + r.sql +
                   "), max(" + r.sql + "), min(" + c.sql + "), max(" + c.sql + "), avg(" + v.sql +
