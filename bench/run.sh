@@ -98,20 +98,24 @@ timeset() {
 # SCAN, that bare scan is timed (serial) in the same session just before and just after the
 # call, so that an epoch and a scan are compared under the same conditions; with PWORKERS too,
 # the same scan is also timed there with a forced parallel plan of PWORKERS workers.
-echo "model,section,dataset,config,workers,run,task,wall_s,vmhwm_kb,rss_anon_kb,rss_shmem_kb,scan_before_s,scan_after_s,pscan_before_s,pscan_after_s" >"$raw/runs.csv"
+# DOT (optional): a second serial query timed the same way (section 1: the C dot-product scan).
+echo "model,section,dataset,config,workers,run,task,wall_s,vmhwm_kb,rss_anon_kb,rss_shmem_kb,scan_before_s,scan_after_s,pscan_before_s,pscan_after_s,dot_before_s,dot_after_s" >"$raw/runs.csv"
 train() {
-  local section=$1 dataset=$2 config=$3 workers=$4 run=$5 model=$6 task=$7 sql=$8 scan=${9:-} pw=${10:-}
-  local o times mem scanned="" pscanned="" wall before after pbefore pafter
+  local section=$1 dataset=$2 config=$3 workers=$4 run=$5 model=$6 task=$7 sql=$8 scan=${9:-} pw=${10:-} dot=${11:-}
+  local o times mem scanned="" pscanned="" dotted="" wall before after pbefore pafter dbefore dafter
   # untimed first: a fresh backend's first scan also maps the shared buffers it touches
-  timed_scan() { printf 'BEGIN; %s\n%s;\n\\timing on\n%s;\n\\timing off\nCOMMIT;' "$1" "$scan" "$scan"; }
+  timed_scan() { printf 'BEGIN; %s\n%s;\n\\timing on\n%s;\n\\timing off\nCOMMIT;' "$1" "${2:-$scan}" "${2:-$scan}"; }
   [[ -n $scan ]] && scanned=$(timed_scan "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off;")
   [[ -n $pw ]] && pscanned=$(timed_scan "$(parallel "$pw" | sed 's/SET /SET LOCAL /g')")
+  [[ -n $dot ]] && dotted=$(timed_scan "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off;" "$dot")
   o=$(psql_q <<EOF
 SET client_min_messages = warning;
 \\echo @@before
 ${scanned}
 \\echo @@pbefore
 ${pscanned}
+\\echo @@dbefore
+${dotted}
 \\echo @@train
 \\timing on
 $sql;
@@ -120,6 +124,8 @@ $sql;
 ${scanned}
 \\echo @@pafter
 ${pscanned}
+\\echo @@dafter
+${dotted}
 SELECT 'MEM', (regexp_match(s, 'VmHWM:\s+(\d+)'))[1], (regexp_match(s, 'RssAnon:\s+(\d+)'))[1],
        (regexp_match(s, 'RssShmem:\s+(\d+)'))[1]
   FROM pg_read_file('/proc/' || pg_backend_pid() || '/status') AS s;
@@ -127,10 +133,11 @@ EOF
 )
   # the last Time: after each marker (the measured statement is the last one timed there)
   times=$(awk '/^@@/ { k = substr($0, 3) } /^Time: / { t[k] = $2 / 1000 }
-               END { printf "%s,%s,%s,%s,%s", t["train"], t["before"], t["after"], t["pbefore"], t["pafter"] }' <<<"$o")
+               END { printf "%s,%s,%s,%s,%s,%s,%s", t["train"], t["before"], t["after"], t["pbefore"], t["pafter"],
+                     t["dbefore"], t["dafter"] }' <<<"$o")
   mem=$(grep '^MEM|' <<<"$o" | cut -d'|' -f2- | tr '|' ',')
-  IFS=, read -r wall before after pbefore pafter <<<"$times"
-  echo "$model,$section,\"$dataset\",\"$config\",$workers,$run,$task,$wall,$mem,$before,$after,$pbefore,$pafter" >>"$raw/runs.csv"
+  IFS=, read -r wall before after pbefore pafter dbefore dafter <<<"$times"
+  echo "$model,$section,\"$dataset\",\"$config\",$workers,$run,$task,$wall,$mem,$before,$after,$pbefore,$pafter,$dbefore,$dafter" >>"$raw/runs.csv"
   printf '    %-40s %8.3f s  (%s)%s%s\n' "$model" "$wall" "$(grep "^$model|" <<<"$o" | cut -d'|' -f6,7,10-12)" \
     "${scan:+  scans ${before} s, ${after} s}" "${pw:+, parallel ${pbefore} s, ${pafter} s}" >&2
 }
@@ -232,13 +239,14 @@ log "1. physical limit: the training driver's epochs (shuffle never: the same ta
 scan_dense="SELECT sum(x[54]) FROM dense"
 scan_sparse="SELECT sum(cardinality(ARRAY[x])) FROM sparse"
 scan_ratings="SELECT sum(user_id + movie_id + rating) FROM ratings"
+dot_dense="SELECT sum(bench.dot(array_fill(0.001::float8, ARRAY[54]), x)) FROM dense"
 for r in $(seq 1 "$TRAIN_REPS"); do
   train limit dense serial 0 "$r" "pl_lr_dense_$r" logistic \
     "SELECT * FROM bismarck.train_logistic('pl_lr_dense_$r', 'dense', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_lr_dense, $(opts $r))" \
-    "$scan_dense"
+    "$scan_dense" "" "$dot_dense"
   train limit dense serial 0 "$r" "pl_svm_dense_$r" svm \
     "SELECT * FROM bismarck.train_svm('pl_svm_dense_$r', 'dense', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_svm_dense, $(opts $r))" \
-    "$scan_dense"
+    "$scan_dense" "" "$dot_dense"
   train limit sparse serial 0 "$r" "pl_lr_sparse_$r" logistic \
     "SELECT * FROM bismarck.train_logistic('pl_lr_sparse_$r', 'sparse', 'x', 'label', epochs => 5, shuffle => 'never', step_size => $a_lr_sparse, $(opts $r))" \
     "$scan_sparse"

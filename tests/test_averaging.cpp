@@ -64,3 +64,41 @@ TEST(Averaging, AveragingDoesNotChangeTheSteps) {
     }
     EXPECT_EQ(plain.w, averaged.w);
 }
+
+// The per-row steps computed a block at a time are step_size_per_row's, bit for bit, whatever
+// the rows asked for (in order, skipping, going back, another schedule).
+TEST(Averaging, PerRowStepsAreTheFormulasBits) {
+    igd::PerRowSteps steps;
+    for (double alpha : {0.3, 0.01})
+        for (double l2 : {0.0, 1e-5, 1.0 / 581012})
+            for (double t : {0.0, 1.0, 255.0, 256.0, 1000.0, 3.0, 1e9 + 7, 2.0 * 581012 + 5})
+                EXPECT_EQ(steps.at(alpha, l2, t), igd::step_size_per_row(alpha, l2, t))
+                    << alpha << " " << l2 << " " << t;
+    for (int64_t t = 0; t < 3000; ++t)
+        ASSERT_EQ(steps.at(0.1, 1e-4, double(t)), igd::step_size_per_row(0.1, 1e-4, double(t)))
+            << t;
+}
+
+// The logistic loss left as a factor: the returned value plus log(factor) is the loss, the
+// gradient the same.
+TEST(Averaging, FactoredLogisticLossIsTheLoss) {
+    for (double s : {-40.0, -3.0, -0.5, 0.0, 0.25, 2.0, 37.0})
+        for (double y : {-1.0, 1.0}) {
+            double g1, g2, factor = 1.0;
+            const double loss = models::Logistic::loss_and_gradient(&s, 1, y, &g1);
+            const double part =
+                models::Logistic::loss_and_gradient_factored(&s, 1, y, &g2, &factor);
+            EXPECT_EQ(g1, g2);
+            EXPECT_NEAR(part + std::log(factor), loss, 1e-15 * std::max(1.0, loss))
+                << s << " " << y;
+        }
+    // a product of many rows' factors, folded before it overflows
+    igd::EpochInfo e{};
+    double direct = 0.0;
+    for (int i = 0; i < 5000; ++i) {
+        igd::add_loss_factor(e, 1.9);
+        direct += std::log(1.9);
+    }
+    EXPECT_LE(e.loss_product, 0x1p901);
+    EXPECT_NEAR(igd::epoch_loss_sum(e), direct, 1e-9 * direct);
+}

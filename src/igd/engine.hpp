@@ -175,12 +175,25 @@ inline void averaged(const double *w, const double *avg, int64_t n, double T, do
 // holds 2 * outputs doubles (the scores, then the gradient).
 // With `avg`, the step is averaged as step `t + 1` (see LinearParams::gradient_step).
 // With `weight` (class weights), the row's loss and gradient count that many times.
+//
+// With `factor` (and no class weight), a model whose loss has a log(1 + e) term may leave it
+// out of the returned loss and set *factor = 1 + e (loss_and_gradient_factored); otherwise
+// *factor is left as it was (callers start it at 1).
 template <class Model, class A, class Row>
 double linear_step(const LinearParams<A> &w, const Row &x, double y, const StepParams &s,
-                   double *scratch, double *avg = nullptr, double t = 0.0, double weight = 1.0) {
+                   double *scratch, double *avg = nullptr, double t = 0.0, double weight = 1.0,
+                   double *factor = nullptr) {
     double *scores = scratch, *g = scratch + w.outputs;
     w.scores(x, scores);
-    const double loss = Model::loss_and_gradient(scores, w.outputs, y, g);
+    double loss;
+    if constexpr (requires(double *p) { Model::loss_and_gradient_factored(p, 1, 0.0, p, p); }) {
+        if (factor != nullptr && weight == 1.0)
+            loss = Model::loss_and_gradient_factored(scores, w.outputs, y, g, factor);
+        else
+            loss = Model::loss_and_gradient(scores, w.outputs, y, g);
+    } else {
+        loss = Model::loss_and_gradient(scores, w.outputs, y, g);
+    }
     for (int32_t k = 0; k < w.outputs; ++k) w.gradient_step(k, x, weight * g[k], s, avg, t);
     return weight * loss;
 }
@@ -209,6 +222,29 @@ inline double step_size_per_row(double alpha, double l2, double t) {
     const double r = std::sqrt(u);
     return alpha / (r * std::sqrt(r));
 }
+
+// step_size_per_row for a run of consecutive rows, computed a block at a time: the same values
+// (the same square roots and division, so the same bits; at u = 1 the formula gives alpha
+// exactly), but in a loop of independent operations instead of a chain of two square roots and
+// a division in every row's step. A row then loads its step.
+struct PerRowSteps {
+    static constexpr int kBlock = 256;
+    double alpha = 0.0, l2 = 0.0, first = -1.0;  // the block: rows first .. first + kBlock - 1
+    double step[kBlock];
+
+    double at(double a, double lambda, double t) {
+        if (!(t >= first && t < first + kBlock && a == alpha && lambda == l2)) {
+            alpha = a;
+            l2 = lambda;
+            first = t;
+            for (int i = 0; i < kBlock; ++i) {
+                const double r = std::sqrt(1.0 + a * lambda * (t + i));
+                step[i] = a / (r * std::sqrt(r));
+            }
+        }
+        return step[int64_t(t - first)];
+    }
+};
 
 // The step sizes `auto` tries on a sample, largest first (Bottou's calibration).
 inline constexpr double kCalibrationSteps[] = {3.0, 1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001};

@@ -69,7 +69,26 @@ struct EpochInfo {
     int64_t steps;         // kDecayPerRow: steps taken before this epoch, in all epochs
     int64_t step_base;     // shared-memory averaging: the global index of this batch's first step
     int64_t null_elements_skipped;  // kSkipNullElements: rows skipped for a NULL array element
+    // Progressive loss still to be added to loss_sum: log(loss_product) (0 or 1: none). A model
+    // whose loss has a log(1 + e) term (logistic) hands over 1 + e, and the epoch takes one log
+    // of a product of many rows' factors instead of one log1p per row (see epoch_loss_sum).
+    double loss_product;
 };
+
+// The progressive loss of an epoch's rows so far: loss_sum and the log of the pending product.
+inline double epoch_loss_sum(const EpochInfo &e) {
+    return e.loss_product > 1.0 ? e.loss_sum + std::log(e.loss_product) : e.loss_sum;
+}
+
+// Adds one row's loss factor (see EpochInfo::loss_product): a product of factors in (1, 2] is
+// folded into loss_sum before it could overflow.
+inline void add_loss_factor(EpochInfo &e, double factor) {
+    e.loss_product = (e.loss_product > 1.0 ? e.loss_product : 1.0) * factor;
+    if (e.loss_product > 0x1p900) {
+        e.loss_sum += std::log(e.loss_product);
+        e.loss_product = 1.0;
+    }
+}
 
 struct StateHeader {
     int32_t varlena_header;  // PostgreSQL's length word; never touched here
@@ -253,6 +272,8 @@ inline std::string validate_state(const void *p, size_t len, ShapeRule params_fo
     if (!std::isfinite(m.target_mean) || !std::isfinite(m.target_scale) || m.target_scale <= 0)
         return "model state has an invalid target scale";
     if (std::isnan(e.loss_sum)) return "model state has a NaN loss";  // +inf marks divergence
+    if (!(e.loss_product == 0.0 || (e.loss_product >= 1.0 && e.loss_product <= 0x1p901)))
+        return "model state has an invalid loss product";
     if (e.rows_seen < 0 || e.nulls_skipped < 0 || e.batch < 0 || e.participants < 0 || m.epochs < 0)
         return "model state has invalid counters";
     if (m.n_class_weights) {

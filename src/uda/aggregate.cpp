@@ -59,7 +59,8 @@ struct CallSite {
     const void *trusted;
     double *buffer;
     int64_t capacity;
-    Oid feature_type;  // the features argument's type at this call site, once known
+    Oid feature_type;         // the features argument's type at this call site, once known
+    igd::PerRowSteps *steps;  // kDecayPerRow: the steps of the next rows
 };
 
 CallSite *call_site(FunctionCallInfo fcinfo) {
@@ -163,6 +164,7 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, CallSite *site, int model_arg,
     h->epoch.nulls_skipped = 0;
     h->epoch.null_elements_skipped = 0;
     h->epoch.loss_sum = 0.0;
+    h->epoch.loss_product = 0.0;
     h->epoch.participants = IsParallelWorker() ? 1 : 0;  // combined: how many workers saw rows
     locate(h);  // attach the shared model now, so a bad handle fails on the first row
     site->trusted = h;
@@ -241,13 +243,15 @@ std::string short_number(double v) {
                          short_number(h->model.alpha) + ")");
 }
 
-// Adds a row's loss to the epoch, or stops a diverging run within the epoch.
-void account(StateHeader *h, double loss, bool finite_model) {
+// Adds a row's loss (and its loss factor, see igd::EpochInfo::loss_product) to the epoch, or
+// stops a diverging run within the epoch.
+void account(StateHeader *h, double loss, bool finite_model, double factor = 1.0) {
     if (!std::isfinite(loss) || !finite_model) {
         if (!(h->epoch.flags & kNoDivergence)) diverged(h);
         h->epoch.loss_sum = INFINITY;
     } else if (std::isfinite(h->epoch.loss_sum)) {
         h->epoch.loss_sum += loss;
+        if (factor != 1.0) igd::add_loss_factor(h->epoch, factor);
     }
     h->epoch.rows_seen++;
     progress::add_rows(1);
@@ -255,14 +259,14 @@ void account(StateHeader *h, double loss, bool finite_model) {
 
 // One row of a linear model, on whichever row type and access policy.
 template <class Row>
-void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
+void linear_row(StateHeader *h, const Row &x, double y, double *scores, CallSite *site) {
     const Model m = locate(h);
     const int64_t d = h->model.dim;
     const int32_t k = h->model.outputs;
     const int64_t n = h->model.n_params;
     const double alpha = (h->epoch.flags & igd::kDecayPerRow)
-                             ? igd::step_size_per_row(h->model.alpha, h->model.l2,
-                                                      double(h->epoch.steps + h->epoch.rows_seen))
+                             ? site->steps->at(h->model.alpha, h->model.l2,
+                                               double(h->epoch.steps + h->epoch.rows_seen))
                              : h->model.alpha;
     const igd::StepParams s{alpha, h->model.l2, h->model.l1, 0.0};
     const bool eval_only = h->epoch.flags & kEvalOnly;
@@ -270,6 +274,7 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
     // class_weight: the weight of the row's class (binary labels are -1/+1: classes 0 and 1)
     const double *cw = igd::state_class_weights(h);
     const double weight = cw ? cw[k == 1 ? (y > 0.0 ? 1 : 0) : int32_t(y)] : 1.0;
+    double factor = 1.0;  // the serial step's loss factor (the hot path; elsewhere 1)
     const double loss = models::with_linear_model(task_of(h), [&](auto model) {
         using M = decltype(model);
         if (eval_only)
@@ -312,9 +317,9 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
                 return l;
             }
             default:
-                return igd::linear_step<M>(LinearParams<PlainAccess>{m.params, d, k}, x, y, s,
-                                           scores, acc,
-                                           double(h->epoch.avg_steps + h->epoch.rows_seen), weight);
+                return igd::linear_step<M>(
+                    LinearParams<PlainAccess>{m.params, d, k}, x, y, s, scores, acc,
+                    double(h->epoch.avg_steps + h->epoch.rows_seen), weight, &factor);
         }
     });
     if (!std::isfinite(loss)) {
@@ -324,7 +329,7 @@ void linear_row(StateHeader *h, const Row &x, double y, double *scores) {
             fail(ERRCODE_DATA_EXCEPTION, "features contain NaN or infinity", row_detail(h));
     }
     // A step that blew the model up shows first in an intercept, which every step touches.
-    account(h, loss, std::isfinite(RelaxedAccess::load(current + d)));
+    account(h, loss, std::isfinite(RelaxedAccess::load(current + d)), factor);
 }
 
 void dimension_error(int64_t got, int64_t expected, const StateHeader *h) {
@@ -335,7 +340,7 @@ void dimension_error(int64_t got, int64_t expected, const StateHeader *h) {
 }
 
 template <class T>
-void dense_row(StateHeader *h, ArrayType *a, double y, double *buffer) {
+void dense_row(StateHeader *h, ArrayType *a, double y, double *buffer, CallSite *site) {
     if (ARR_NDIM(a) > 1)
         fail(ERRCODE_ARRAY_SUBSCRIPT_ERROR, "features must be a one-dimensional array, not " +
                                                 std::to_string(ARR_NDIM(a)) + "-dimensional");
@@ -358,9 +363,9 @@ void dense_row(StateHeader *h, ArrayType *a, double y, double *buffer) {
         // Standardise once into a reused buffer: the step then makes plain passes over it.
         const double *mean = scaler, *inv = scaler + d;
         for (int64_t j = 0; j < n; ++j) buffer[j] = (double(raw[j]) - mean[j]) * inv[j];
-        linear_row(h, DenseRow<double>{buffer, n}, y, scores);
+        linear_row(h, DenseRow<double>{buffer, n}, y, scores, site);
     } else {
-        linear_row(h, DenseRow<T>{raw, n}, y, scores);
+        linear_row(h, DenseRow<T>{raw, n}, y, scores, site);
     }
 }
 
@@ -378,6 +383,11 @@ Datum linear_transition(FunctionCallInfo fcinfo, const char *trainer) {
     const double y = encode_label(PG_GETARG_FLOAT8(2), h);
     CallSite *site = call_site(fcinfo);
     double *buffer = scratch(fcinfo, site, h->model.dim + 2 * int64_t(h->model.outputs));
+    if ((h->epoch.flags & igd::kDecayPerRow) && site->steps == nullptr)
+        pg_call([&] {
+            site->steps = static_cast<igd::PerRowSteps *>(
+                MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(igd::PerRowSteps)));
+        });
     Oid type = site->feature_type;  // a call site's argument types never change
     if (type == InvalidOid) type = get_fn_expr_argtype(fcinfo->flinfo, 1);
     if (type == InvalidOid) {
@@ -396,9 +406,9 @@ Datum linear_transition(FunctionCallInfo fcinfo, const char *trainer) {
     if (type == FLOAT8ARRAYOID || type == FLOAT4ARRAYOID) {
         ArrayType *a = PG_GETARG_ARRAYTYPE_P(1);
         if (ARR_ELEMTYPE(a) == FLOAT8OID)
-            dense_row<double>(h, a, y, buffer);
+            dense_row<double>(h, a, y, buffer, site);
         else if (ARR_ELEMTYPE(a) == FLOAT4OID)
-            dense_row<float>(h, a, y, buffer);
+            dense_row<float>(h, a, y, buffer, site);
         else
             fail(ERRCODE_DATATYPE_MISMATCH, "features must be float8[] or float4[]");
     } else {
@@ -411,7 +421,7 @@ Datum linear_transition(FunctionCallInfo fcinfo, const char *trainer) {
             for (int32_t k = 0; k < row.nnz; ++k) buffer[k] = row.value[k] * inv[row.index[k]];
             row.value = buffer;
         }
-        linear_row(h, row, y, buffer + h->model.dim);
+        linear_row(h, row, y, buffer + h->model.dim, site);
     }
     PG_RETURN_POINTER(h);
 }
@@ -560,6 +570,8 @@ BISMARCK_FUNCTION(bismarck_epoch_combine) {
     a->epoch.participants += b->epoch.participants;
     a->epoch.nulls_skipped += b->epoch.nulls_skipped;
     a->epoch.null_elements_skipped += b->epoch.null_elements_skipped;
-    a->epoch.loss_sum += b->epoch.loss_sum;
+    a->epoch.loss_sum =
+        bismarck::igd::epoch_loss_sum(a->epoch) + bismarck::igd::epoch_loss_sum(b->epoch);
+    a->epoch.loss_product = 0.0;
     PG_RETURN_POINTER(a);
 }

@@ -286,7 +286,7 @@ BISMARCK_FUNCTION(bismarck_with_step_size) {
 BISMARCK_FUNCTION(bismarck_epoch_loss) {
     const StateHeader *h = read_state(PG_GETARG_DATUM(0));
     if (h->epoch.rows_seen == 0) PG_RETURN_NULL();
-    PG_RETURN_FLOAT8(h->epoch.loss_sum / double(h->epoch.rows_seen));
+    PG_RETURN_FLOAT8(bismarck::igd::epoch_loss_sum(h->epoch) / double(h->epoch.rows_seen));
 }
 
 BISMARCK_FUNCTION(bismarck_epoch_rows) {

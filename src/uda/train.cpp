@@ -417,7 +417,7 @@ double objective(const Run &run, const StateHeader *h, const double *params) {
         models::is_linear(task_of(h))
             ? igd::linear_penalty(params, h->model.dim, h->model.outputs, h->model.l2, h->model.l1)
             : 0.0;
-    return (h->epoch.loss_sum / double(h->epoch.rows_seen) + penalty) * run.loss_scale;
+    return (igd::epoch_loss_sum(h->epoch) / double(h->epoch.rows_seen) + penalty) * run.loss_scale;
 }
 
 // step: shuffle. Shuffle once (or never: scan the source as it is, projected to the inputs).
@@ -545,7 +545,7 @@ double step_size_step(Run &run, const StateHeader *init) {
         StateHeader *next = copy_state(trained, 0, false);
         next->epoch.flags |= kEvalOnly;
         StateHeader *eval = run.run_epoch(small ? sample : held_out, next);
-        const double loss = std::isfinite(trained->epoch.loss_sum)
+        const double loss = std::isfinite(igd::epoch_loss_sum(trained->epoch))
                                 ? objective(run, eval, igd::state_params(eval))
                                 : INFINITY;
         if (std::isfinite(loss) && loss < best) {
@@ -614,8 +614,10 @@ Summary train(Run &run, StateHeader *init) {
     init->model.l2 = o.l2;
     // (a regression learns the standardised target: its l1 is the user's in raw units)
     init->model.l1 = o.l1 / std::sqrt(run.loss_scale);
-    if (o.on_null == "error") init->epoch.flags |= kNullIsError;
-    else init->epoch.flags |= igd::kSkipNullElements;  // see Run::epoch_filter
+    if (o.on_null == "error")
+        init->epoch.flags |= kNullIsError;
+    else
+        init->epoch.flags |= igd::kSkipNullElements;  // see Run::epoch_filter
 
     const double alpha0 = step_size_step(run, init);
     if (parallel && workers > 0 && !run.dist.on) {
@@ -757,9 +759,9 @@ Summary train(Run &run, StateHeader *init) {
             StateHeader *v = run.run_epoch(validation_plan, probe);
             if (parallel && workers > 0)
                 run.gucs.set("max_parallel_workers_per_gather", std::to_string(workers));
-            val_loss = v->epoch.rows_seen
-                           ? v->epoch.loss_sum / double(v->epoch.rows_seen) * run.loss_scale
-                           : NAN;
+            val_loss = v->epoch.rows_seen ? igd::epoch_loss_sum(v->epoch) /
+                                                double(v->epoch.rows_seen) * run.loss_scale
+                                          : NAN;
             pfree(probe);
             pfree(v);
             if (val_loss < best_validation) {
@@ -1095,9 +1097,9 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     // NULL features (or NULL elements in a dense array) and NULL labels make a row unusable,
     // unless the features' NULLs are imputed.
     run.not_null = features::not_null(spec, impute) + " AND " + l.sql + " IS NOT NULL";
-    run.epoch_filter = transformed ? run.not_null
-                                   : features::not_null(spec, impute, false) + " AND " + l.sql +
-                                         " IS NOT NULL";
+    run.epoch_filter =
+        transformed ? run.not_null
+                    : features::not_null(spec, impute, false) + " AND " + l.sql + " IS NOT NULL";
     // step: statistics: the transform of a list of columns (means, categories)
     igd::Transform transform;
     if (transformed) {
