@@ -231,15 +231,15 @@ SELECT (:kb4 - :kb3) / 1024 < 16 AS flat_over_300_errors;
 SELECT count(bismarck.decision_function('f_mem', x)) FROM flt.base, generate_series(1, 50);
 SELECT flt.anon_kb() AS kb5 \gset
 SELECT (:kb5 - :kb4) / 1024 < 16 AS flat_over_200000_predictions;
--- Scoring by value with a state computed row by row (the first weight starts at hex digit 505,
--- after the 252 bytes of the state's header that follow its length word): the memory a state lives in is reused for
+-- Scoring by value with a state computed row by row (the first weight starts at hex digit 521,
+-- after the 260 bytes of the state's header that follow its length word): the memory a state lives in is reused for
 -- the next row's state, so the same address does not mean the same model (the answers must
 -- alternate), and one model after another keeps memory flat (peak memory, here).
 CREATE FUNCTION flt.hwm_kb() RETURNS bigint LANGUAGE sql AS $$
     SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'),
                          'VmHWM:\s+(\d+)'))[1]::bigint $$;
 SELECT string_agg(bismarck.decision_function(
-           overlay(bismarck.logistic_init(3)::text placing w FROM 505 FOR 16)::bismarck.model_state,
+           overlay(bismarck.logistic_init(3)::text placing w FROM 521 FOR 16)::bismarck.model_state,
            ARRAY[1, 0, 0]::float8[])::text, ' ') AS alternating
   FROM (SELECT CASE WHEN g % 2 = 0 THEN '000000000000f03f' ELSE '000000000000f0bf' END AS w
           FROM generate_series(0, 5) g) s;
