@@ -70,13 +70,15 @@ SELECT epochs FROM bismarck.train_logistic('auto_validation', 'big_sorted', 'x',
 SELECT name, options->>'shuffle' AS shuffle FROM bismarck.models WHERE name LIKE 'auto\_%' ORDER BY 1;
 -- at the optimum's loss (shuffle-once 0.0766; never 0.096, this table being sorted by label)
 SELECT loss < 0.078 AS near_optimum FROM bismarck.models WHERE name = 'auto_big';
--- Scanned in place ('never', 'blocks'), a row whose features array holds a NULL element is
--- skipped by the step (the scan's filter does not search the arrays): with 'never', the same
--- rows and the same model as training on the table without those rows.
+-- Scanned in place ('never', 'blocks'), a row with NULL features, a NULL label or a NULL
+-- element in its features array is skipped by the step (the scans have no filter): with
+-- 'never', the same rows and the same model as training on the table without those rows.
 CREATE TABLE holes AS
-SELECT i, CASE WHEN i % 7 = 0 THEN ARRAY[i / 100.0, NULL] ELSE ARRAY[i / 100.0, (i % 5)::float8] END AS x,
-       (i % 3 = 0) AS y FROM generate_series(1, 300) i;
-CREATE TABLE holes_removed AS SELECT * FROM holes WHERE i % 7 <> 0 ORDER BY i;
+SELECT i, CASE WHEN i % 7 = 0 THEN ARRAY[i / 100.0, NULL]
+               WHEN i % 11 = 0 THEN NULL ELSE ARRAY[i / 100.0, (i % 5)::float8] END AS x,
+       CASE WHEN i % 13 <> 0 THEN i % 3 = 0 END AS y FROM generate_series(1, 300) i;
+CREATE TABLE holes_removed AS
+SELECT * FROM holes WHERE i % 7 <> 0 AND i % 11 <> 0 AND i % 13 <> 0 ORDER BY i;
 SELECT rows, skipped FROM bismarck.train_logistic('holes_never', 'holes', 'x', 'y', shuffle => 'never',
                                                   epochs => 3, step_size => 0.1, seed => 1);
 SELECT rows, skipped FROM bismarck.train_logistic('removed_never', 'holes_removed', 'x', 'y', shuffle => 'never',
@@ -85,3 +87,11 @@ SELECT rows, skipped, loss < 0.69 AS learnt FROM bismarck.train_logistic('holes_
                                                   shuffle => 'blocks', epochs => 3, step_size => 0.1, seed => 1);
 SELECT a.coefficients = b.coefficients AND a.intercept = b.intercept AND a.loss = b.loss AS same_model
   FROM bismarck.models a, bismarck.models b WHERE a.name = 'holes_never' AND b.name = 'removed_never';
+-- the step size calibrated on a sample of the same usable rows
+SELECT rows, skipped FROM bismarck.train_logistic('holes_auto', 'holes', 'x', 'y', shuffle => 'never',
+                                                  epochs => 3, seed => 1);
+SELECT rows, skipped FROM bismarck.train_logistic('removed_auto', 'holes_removed', 'x', 'y', shuffle => 'never',
+                                                  epochs => 3, seed => 1);
+SELECT a.options->>'step_size' = b.options->>'step_size' AS same_step,
+       a.coefficients = b.coefficients AND a.intercept = b.intercept AND a.loss = b.loss AS same_model
+  FROM bismarck.models a, bismarck.models b WHERE a.name = 'holes_auto' AND b.name = 'removed_auto';

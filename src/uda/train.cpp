@@ -312,16 +312,22 @@ struct Run {
     std::vector<std::string> inputs;  // SQL expressions over the source, in the step's order
     std::vector<std::string> input_names;
     std::string not_null;  // a WHERE clause keeping rows with no NULL input
-    // The same for the epochs' scans of the source in place ('never', 'blocks'): without the
-    // per-row search of a feature array for NULL elements where the step skips such rows itself
-    // (igd::kSkipNullElements); run once per epoch, that search cost 15% of a scan.
-    std::string epoch_filter;
+    // The WHERE clause of the epochs' scans of the source in place ('never', 'blocks'). Where
+    // the features are one column read as it is, the steps skip and count the rows with a NULL
+    // input themselves (features, label, or an array element: igd::kSkipNullElements), and this
+    // is "true" (or what a validation column adds): a filter evaluated on every row of every
+    // epoch cost 5% of a scan, a search of each array for NULL elements 15%. `sample_filter`
+    // keeps the rows with non-NULL features and label: the samples that calibrate the step size.
+    std::string epoch_filter, sample_filter;
+    // NULL inputs the epochs' scans pass to the steps (at most the statistics scan's `skipped`)
+    bool steps_skip_nulls = false;
     int64_t rows = 0, skipped = 0;
     int64_t sample_rows = 2000;
     MemoryContext context = nullptr;  // lives for the call; states are copied here
     Oid state_type = InvalidOid;
     int counter = 0;
     std::string table;         // the scratch copy, or the source itself (shuffle never)
+    std::string sample_table;  // the same, where the step size's samples are drawn
     distributed::Source dist;  // a Citus distributed source: every step runs on its shards
     distributed::Scan scan;    // `table` as relation, columns and filter (for samples)
     std::vector<std::string> tables_made;
@@ -449,14 +455,15 @@ void validation_step(Run &run) {
     run.tables_made.push_back(run.validation_table);
     run.not_null += " AND NOT (" + run.validation_sql + ")";
     run.epoch_filter += " AND NOT (" + run.validation_sql + ")";
+    run.sample_filter += " AND NOT (" + run.validation_sql + ")";
 }
 
 // 'blocks' needs no copy (CorgiPile, Xu et al. SIGMOD 2022): every epoch scans the source's pages
 // in a new seeded random order (the TABLESAMPLE method bismarck.block_shuffle, src/shuffle).
-std::string block_order_sql(const Run &run, int64_t seed) {
+std::string block_order_sql(const Run &run, int64_t seed, const std::string &filter) {
     return "(SELECT " + run.projection() + " FROM " + run.source_sql +
-           " TABLESAMPLE bismarck.block_shuffle(" + std::to_string(seed) + ", 1) WHERE " +
-           run.epoch_filter + ") AS source";
+           " TABLESAMPLE bismarck.block_shuffle(" + std::to_string(seed) + ", 1) WHERE " + filter +
+           ") AS source";
 }
 
 // shuffle => 'auto' (the default): 'blocks' where it can run and pays, 'once' elsewhere.
@@ -483,10 +490,15 @@ void resolve_shuffle(Run &run, bool parallel) {
 }
 
 void shuffle_step(Run &run, int workers) {
+    const auto in_place = [&](const std::string &filter) {
+        return "(SELECT " + run.projection() + " FROM " + run.source_sql + " WHERE " + filter +
+               ") AS source";
+    };
     if (run.opt.shuffle == "never") {
-        run.table = "(SELECT " + run.projection() + " FROM " + run.source_sql + " WHERE " +
-                    run.epoch_filter + ") AS source";
-        run.scan = {run.source_sql, run.projection(), run.epoch_filter};
+        run.table = in_place(run.epoch_filter);
+        run.sample_table = in_place(run.sample_filter);
+        run.scan = {run.source_sql, run.projection(), run.sample_filter};
+        run.steps_skip_nulls = run.epoch_filter != run.sample_filter;
     } else if (run.opt.shuffle == "blocks") {
         char kind = 0;
         pg_call([&] { kind = get_rel_relkind(run.relid); });
@@ -500,9 +512,11 @@ void shuffle_step(Run &run, int workers) {
                  "shuffle => 'blocks' runs serially on one node: PostgreSQL 15 has no parallel "
                  "sample scans",
                  {}, "Use shuffle => 'once' with parallelism => '" + run.opt.parallelism + "'.");
-        run.table = block_order_sql(run, run.opt.seed);
+        run.table = block_order_sql(run, run.opt.seed, run.epoch_filter);
+        run.sample_table = block_order_sql(run, run.opt.seed, run.sample_filter);
+        run.steps_skip_nulls = run.epoch_filter != run.sample_filter;
     } else {
-        run.table = run.shuffled_copy(run.opt.seed, workers);
+        run.table = run.sample_table = run.shuffled_copy(run.opt.seed, workers);
         run.scan = {run.table, "*", "true"};
     }
 }
@@ -523,9 +537,9 @@ double step_size_step(Run &run, const StateHeader *init) {
         run.prepare(sample, distributed::block_range(run.scan, 0, blocks, "sample"));
         run.prepare(held_out, distributed::block_range(run.scan, blocks, blocks, "held_out"));
     } else {
-        run.prepare(sample, "(SELECT * FROM " + run.table + " LIMIT " + n + ") AS sample");
-        run.prepare(held_out, "(SELECT * FROM " + run.table + " OFFSET " + n + " LIMIT " + n +
-                                  ") AS held_out");
+        run.prepare(sample, "(SELECT * FROM " + run.sample_table + " LIMIT " + n + ") AS sample");
+        run.prepare(held_out, "(SELECT * FROM " + run.sample_table + " OFFSET " + n + " LIMIT " +
+                                  n + ") AS held_out");
     }
     const bool small = run.rows < 2 * run.sample_rows;  // too few rows to hold any out
     double best = INFINITY, alpha = 0.01;
@@ -674,7 +688,7 @@ Summary train(Run &run, StateHeader *init) {
         progress::epoch(epoch + 1, run.rows, loss);
         const double te = now_seconds();
         if (o.shuffle == "blocks" && epoch > 0) {
-            run.table = block_order_sql(run, o.seed + epoch);
+            run.table = block_order_sql(run, o.seed + epoch, run.epoch_filter);
             plan.prepare(run.epoch_sql(run.table), {run.state_type});
         }
         if (o.shuffle == "every_epoch" && epoch > 0) {
@@ -687,9 +701,13 @@ Summary train(Run &run, StateHeader *init) {
         state->model.alpha = igd::step_size_at(alpha0, o.decay, epoch);
         if (shared.segment) shared.segment->steps = state->epoch.avg_steps;
         StateHeader *out = run.run_epoch(plan, state);
-        if (epoch == 0 && out->epoch.nulls_skipped > 0)  // the driver filtered NULL inputs out
+        // The driver filtered NULL inputs out, or counted them (steps_skip_nulls): any other
+        // row skipped is a label that matched none of the classes.
+        if (epoch == 0 && out->epoch.nulls_skipped + out->epoch.null_elements_skipped >
+                              (run.steps_skip_nulls ? run.skipped : 0))
             fail(ERRCODE_DATA_EXCEPTION,
-                 std::to_string(out->epoch.nulls_skipped) +
+                 std::to_string(out->epoch.nulls_skipped + out->epoch.null_elements_skipped -
+                                (run.steps_skip_nulls ? run.skipped : 0)) +
                      " rows' labels matched none of the classes found in " + run.source_sql,
                  {},
                  "The label column changed during training, or its type's equality differs "
@@ -1097,9 +1115,10 @@ Datum train_linear(FunctionCallInfo fcinfo, const char *trainer) {
     // NULL features (or NULL elements in a dense array) and NULL labels make a row unusable,
     // unless the features' NULLs are imputed.
     run.not_null = features::not_null(spec, impute) + " AND " + l.sql + " IS NOT NULL";
-    run.epoch_filter =
+    run.sample_filter =
         transformed ? run.not_null
                     : features::not_null(spec, impute, false) + " AND " + l.sql + " IS NOT NULL";
+    run.epoch_filter = transformed ? run.not_null : "true";
     // step: statistics: the transform of a list of columns (means, categories)
     igd::Transform transform;
     if (transformed) {
@@ -1394,7 +1413,7 @@ BISMARCK_FUNCTION(bismarck_train_lmf) {
     run.input_names = {"row_id", "col_id", "value"};
     run.not_null =
         r.sql + " IS NOT NULL AND " + c.sql + " IS NOT NULL AND " + v.sql + " IS NOT NULL";
-    run.epoch_filter = run.not_null;
+    run.epoch_filter = run.sample_filter = run.not_null;
     // step: statistics
     spi::exec("SELECT count(*), count(*) FILTER (WHERE NOT (" + run.not_null + ")), min(" + r.sql +
                   "), max(" + r.sql + "), min(" + c.sql + "), max(" + c.sql + "), avg(" + v.sql +
