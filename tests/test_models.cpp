@@ -259,6 +259,44 @@ TEST(Engine, SplitMixIsDeterministic) {
     for (int k = 0; k < 100; ++k) EXPECT_EQ(a.next(), b.next());
 }
 
+// The AVX2 build of the dense kernels rounds every result as the baseline build does (no FMA,
+// the same operations in the same order): bit for bit, at every length and alignment.
+TEST(Engine, Avx2KernelsAreBitIdenticalToTheBaseline) {
+    if (!igd::cpu_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2";
+    igd::SplitMix64 rng(11);
+    for (int n = 0; n <= 70; ++n)
+        for (int offset = 0; offset < 3; ++offset) {
+            const size_t m = size_t(n + offset) + 1;
+            std::vector<double> w(m), x(m), acc(m), mean(m), inv(m);
+            std::vector<float> xf(m);
+            for (size_t j = 0; j < m; ++j) {
+                w[j] = rng.normal(), x[j] = rng.normal() * 100.0, acc[j] = rng.normal();
+                mean[j] = rng.normal(), inv[j] = 1.0 / (0.1 + std::abs(rng.normal()));
+                xf[j] = float(x[j]);
+            }
+            const double *xo = x.data() + offset;
+            EXPECT_EQ(igd::dense_dot<PlainAccess>(w.data(), xo, n, true),
+                      igd::dense_dot<PlainAccess>(w.data(), xo, n, false))
+                << n;
+            std::vector<double> a(m), b(m), s(m), t(m);
+            igd::standardize(xo, mean.data(), inv.data(), n, a.data(), true);
+            igd::standardize(xo, mean.data(), inv.data(), n, b.data(), false);
+            EXPECT_EQ(a, b) << n;
+            igd::standardize(xf.data() + offset, mean.data(), inv.data(), n, a.data(), true);
+            igd::standardize(xf.data() + offset, mean.data(), inv.data(), n, b.data(), false);
+            EXPECT_EQ(a, b) << n;
+            a = w, b = w;
+            igd::dense_update(a.data(), xo, n, 0.999, -0.3, true);
+            igd::dense_update(b.data(), xo, n, 0.999, -0.3, false);
+            EXPECT_EQ(a, b) << n;
+            a = w, b = w, s = acc, t = acc;
+            igd::dense_update_averaged(a.data(), s.data(), xo, n, 0.999, -0.3, 1234.0, true);
+            igd::dense_update_averaged(b.data(), t.data(), xo, n, 0.999, -0.3, 1234.0, false);
+            EXPECT_EQ(a, b) << n;
+            EXPECT_EQ(s, t) << n;
+        }
+}
+
 TEST(Engine, DenseDotMatchesTheNaiveSum) {
     igd::SplitMix64 rng(5);
     for (int n = 0; n <= 13; ++n) {

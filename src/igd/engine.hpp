@@ -38,12 +38,35 @@ inline double soft_threshold(double v, double t) {
     return v > t ? v - t : (v < -t ? v + t : 0.0);
 }
 
+// The dense kernels of the hot loop (standardising a row, w·x, the step) come in two builds: the
+// baseline x86-64 one (SSE2, two doubles per instruction) and, where the CPU has it, one with AVX2
+// (four), chosen once per process (cpu_has_avx2). The AVX2 build has no FMA: every result is
+// rounded exactly as in the baseline one (the same operations in the same order, only wider), so
+// a model does not depend on the machine that trained it. The bodies (`*_body`) are written once
+// and compiled into both.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define BISMARCK_AVX2_KERNELS 1
+#define BISMARCK_TARGET_AVX2 __attribute__((target("avx2")))
+inline bool cpu_has_avx2() {
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return bool(__builtin_cpu_supports("avx2"));
+    }();
+    return has;
+}
+#else
+inline bool cpu_has_avx2() {
+    return false;
+}
+#endif
+#define BISMARCK_INLINE_BODY [[gnu::always_inline]] inline
+
 // w·x (and v·x) over a dense array, in four independent running sums. One sum is a chain of
 // dependent additions, each waiting for the last (~4 cycles); four chains overlap, and with plain
 // access the compiler turns them into vector instructions. The order of additions is fixed, so
 // results are reproducible.
 template <class A, class T>
-double dense_dot(const double *w, const T *x, int64_t n) {
+BISMARCK_INLINE_BODY double dense_dot_body(const double *w, const T *x, int64_t n) {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     int64_t j = 0;
     for (; j + 4 <= n; j += 4) {
@@ -62,17 +85,87 @@ double dense_dot(const double *w, const T *x, int64_t n) {
 // parameters, the accumulator and the row never overlap (restrict), so the loops vectorise
 // without the run-time overlap checks the compiler would otherwise add per call.
 template <class T>
-void dense_update(double *__restrict w, const T *__restrict x, int64_t n, double shrink, double c) {
+BISMARCK_INLINE_BODY void dense_update_body(double *__restrict w, const T *__restrict x, int64_t n,
+                                            double shrink, double c) {
     for (int64_t j = 0; j < n; ++j) w[j] = shrink * w[j] + c * double(x[j]);
 }
 template <class T>
-void dense_update_averaged(double *__restrict w, double *__restrict acc, const T *__restrict x,
-                           int64_t n, double shrink, double c, double t) {
+BISMARCK_INLINE_BODY void dense_update_averaged_body(double *__restrict w, double *__restrict acc,
+                                                     const T *__restrict x, int64_t n,
+                                                     double shrink, double c, double t) {
     for (int64_t j = 0; j < n; ++j) {
         const double u = shrink * w[j] + c * double(x[j]);
         acc[j] += t * (u - w[j]);
         w[j] = u;
     }
+}
+
+// A dense row standardised into `out`: (x_j - mean_j) * inv_j.
+template <class T>
+BISMARCK_INLINE_BODY void standardize_body(const T *__restrict x, const double *__restrict mean,
+                                           const double *__restrict inv, int64_t n,
+                                           double *__restrict out) {
+    for (int64_t j = 0; j < n; ++j) out[j] = (double(x[j]) - mean[j]) * inv[j];
+}
+
+#ifdef BISMARCK_AVX2_KERNELS
+BISMARCK_TARGET_AVX2 inline double dense_dot_avx2(const double *w, const double *x, int64_t n) {
+    return dense_dot_body<PlainAccess>(w, x, n);
+}
+BISMARCK_TARGET_AVX2 inline void dense_update_avx2(double *__restrict w, const double *__restrict x,
+                                                   int64_t n, double shrink, double c) {
+    dense_update_body(w, x, n, shrink, c);
+}
+BISMARCK_TARGET_AVX2 inline void dense_update_averaged_avx2(double *__restrict w,
+                                                            double *__restrict acc,
+                                                            const double *__restrict x, int64_t n,
+                                                            double shrink, double c, double t) {
+    dense_update_averaged_body(w, acc, x, n, shrink, c, t);
+}
+template <class T>
+BISMARCK_TARGET_AVX2 inline void standardize_avx2(const T *__restrict x,
+                                                  const double *__restrict mean,
+                                                  const double *__restrict inv, int64_t n,
+                                                  double *__restrict out) {
+    standardize_body(x, mean, inv, n, out);
+}
+#endif
+
+// The kernels, in the build this CPU runs (`avx2` false: the baseline one, for tests).
+template <class A, class T>
+double dense_dot(const double *w, const T *x, int64_t n, bool avx2 = cpu_has_avx2()) {
+#ifdef BISMARCK_AVX2_KERNELS
+    if constexpr (std::is_same_v<A, PlainAccess> && std::is_same_v<T, double>)
+        if (avx2) return dense_dot_avx2(w, x, n);
+#endif
+    return dense_dot_body<A>(w, x, n);
+}
+template <class T>
+void dense_update(double *__restrict w, const T *__restrict x, int64_t n, double shrink, double c,
+                  bool avx2 = cpu_has_avx2()) {
+#ifdef BISMARCK_AVX2_KERNELS
+    if constexpr (std::is_same_v<T, double>)
+        if (avx2) return dense_update_avx2(w, x, n, shrink, c);
+#endif
+    dense_update_body(w, x, n, shrink, c);
+}
+template <class T>
+void dense_update_averaged(double *__restrict w, double *__restrict acc, const T *__restrict x,
+                           int64_t n, double shrink, double c, double t,
+                           bool avx2 = cpu_has_avx2()) {
+#ifdef BISMARCK_AVX2_KERNELS
+    if constexpr (std::is_same_v<T, double>)
+        if (avx2) return dense_update_averaged_avx2(w, acc, x, n, shrink, c, t);
+#endif
+    dense_update_averaged_body(w, acc, x, n, shrink, c, t);
+}
+template <class T>
+void standardize(const T *__restrict x, const double *__restrict mean, const double *__restrict inv,
+                 int64_t n, double *__restrict out, bool avx2 = cpu_has_avx2()) {
+#ifdef BISMARCK_AVX2_KERNELS
+    if (avx2) return standardize_avx2(x, mean, inv, n, out);
+#endif
+    standardize_body(x, mean, inv, n, out);
 }
 
 // The parameters of a linear model: `outputs` rows of [w_0 .. w_dim-1, b] (one output for binary

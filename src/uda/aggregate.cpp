@@ -361,8 +361,7 @@ void dense_row(StateHeader *h, ArrayType *a, double y, double *buffer, CallSite 
     double *scores = buffer + d;
     if (scaler) {
         // Standardise once into a reused buffer: the step then makes plain passes over it.
-        const double *mean = scaler, *inv = scaler + d;
-        for (int64_t j = 0; j < n; ++j) buffer[j] = (double(raw[j]) - mean[j]) * inv[j];
+        igd::standardize(raw, scaler, scaler + d, n, buffer);
         linear_row(h, DenseRow<double>{buffer, n}, y, scores, site);
     } else {
         linear_row(h, DenseRow<T>{raw, n}, y, scores, site);
