@@ -173,13 +173,14 @@ StateHeader *begin_epoch(FunctionCallInfo fcinfo, CallSite *site, int model_arg,
 
 // The state of this row: a new epoch's (first row) or the running one.
 StateHeader *running_state(FunctionCallInfo fcinfo, int model_arg, const char *trainer) {
-    MemoryContext context = aggregate_context(fcinfo, "an epoch");
     CallSite *site = call_site(fcinfo);
-    if (PG_ARGISNULL(0)) return begin_epoch(fcinfo, site, model_arg, context, trainer);
     // Every row after the first: the state this call site made or checked (and updates in
-    // place); the checks below ran when it became so, not again per row.
-    if (DatumGetPointer(PG_GETARG_DATUM(0)) == site->trusted)
+    // place); the checks below ran when it became so, not again per row. (Only an aggregate's
+    // call site makes a state, and a call site's state is never another call's argument.)
+    if (!PG_ARGISNULL(0) && DatumGetPointer(PG_GETARG_DATUM(0)) == site->trusted)
         return reinterpret_cast<StateHeader *>(DatumGetPointer(PG_GETARG_DATUM(0)));
+    MemoryContext context = aggregate_context(fcinfo, "an epoch");
+    if (PG_ARGISNULL(0)) return begin_epoch(fcinfo, site, model_arg, context, trainer);
     StateHeader *h = trusted_state(fcinfo, site, 0);
     // A running state's work block is what its flags need (begin_epoch makes it so; a state from
     // elsewhere may not be).
@@ -208,25 +209,37 @@ std::string number_text(double v) {
     return buf;
 }
 
-// The label as the model's loss takes it: -1/+1 for two classes, the class index for more, the
-// value itself for a regression.
-double encode_label(double y, const StateHeader *h) {
+// The error of a label encode_label refuses (out of line: the per-row path stays small).
+[[noreturn, gnu::cold, gnu::noinline]] void bad_label(double y, const StateHeader *h) {
     switch (models::target_of(task_of(h))) {
         case Target::binary:
-            if (y == 1.0) return 1.0;
-            if (y == 0.0 || y == -1.0) return -1.0;
             fail(ERRCODE_DATA_EXCEPTION, "label " + number_text(y) + " is not a class label",
                  row_detail(h), "Labels of a two-class model are 0 or 1, or -1 or 1.");
         case Target::classes:
-            if (y >= 0.0 && y < double(h->model.outputs) && y == std::floor(y)) return y;
             fail(ERRCODE_DATA_EXCEPTION, "label " + number_text(y) + " is not a class index",
                  row_detail(h),
                  "Labels of this model are class indices 0 to " +
                      std::to_string(h->model.outputs - 1) + ".");
         default:
-            if (std::isfinite(y)) return y;
             fail(ERRCODE_DATA_EXCEPTION, "label is NaN or infinite", row_detail(h));
     }
+}
+
+// The label as the model's loss takes it: -1/+1 for two classes, the class index for more, the
+// value itself for a regression.
+inline double encode_label(double y, const StateHeader *h) {
+    switch (models::target_of(task_of(h))) {
+        case Target::binary:
+            if (y == 1.0) return 1.0;
+            if (y == 0.0 || y == -1.0) return -1.0;
+            break;
+        case Target::classes:
+            if (y >= 0.0 && y < double(h->model.outputs) && y == std::floor(y)) return y;
+            break;
+        default:
+            if (std::isfinite(y)) return y;
+    }
+    bad_label(y, h);
 }
 
 std::string short_number(double v) {
