@@ -166,7 +166,9 @@ w(table(["", ""], [
     ["total run time", f"{float(machine.get('total_seconds', 'nan')):.0f} s"],
     ["bismarck.so", f"{machine.get('library_start', '?')} at the start, {machine.get('library_end', '?')} at the end"],
     ["load average (1, 5, 15 min)", f"{machine.get('load_start', '?')} at the start, {machine.get('load_end', '?')} at the end "
-                                    "(anything above 0 is another process competing for the cores)"],
+                                    "(at the start, after waiting up to two minutes for it to settle, anything above 0 is "
+                                    "another process competing for the cores; at the end it also counts the benchmark's "
+                                    "own parallel workers)"],
 ]))
 
 warn = []
@@ -174,10 +176,12 @@ if machine.get("library_start") != machine.get("library_end"):
     warn.append("**bismarck.so was reinstalled during the run**: sessions started after that used "
                 "the new library, so figures from different sections may come from different builds.")
 try:
-    loads = [float(machine.get(k, "0").split()[0]) for k in ("load_start", "load_end")]
-    if max(loads) > 0.5:
-        warn.append(f"**The machine was busy** (1-minute load {loads[0]:.2f} at the start, {loads[1]:.2f} "
-                    f"at the end, on {machine.get('cores', '?')} cores): other processes competed for the "
+    # the load at the end counts the benchmark's own parallel workers: only the start says whether
+    # another process was competing
+    start = float(machine.get("load_start", "0").split()[0])
+    if start > 0.5:
+        warn.append(f"**The machine was busy** (1-minute load {start:.2f} at the start, on "
+                    f"{machine.get('cores', '?')} cores): other processes competed for the "
                     "cores, so times are noisy and parallel speedups understated. Rerun on a quiet machine "
                     "for figures to quote.")
 except ValueError:

@@ -157,6 +157,13 @@ opts() { echo "seed => $1, tolerance => 0, replace => true"; }
 step_of() { psql_q -c "SELECT (options->>'step_size')::float8 FROM bismarck.models WHERE name = '$1'"; }
 
 ###################################################################################### setup
+# The build and install that `make bench` just ran leave a 1-minute load average of 1 or more:
+# wait (two minutes at most) for it to settle, so that the load recorded at the start says
+# whether other processes compete for the cores.
+for _ in $(seq 24); do
+  awk '{ exit !($1 < 0.3) }' /proc/loadavg && break
+  sleep 5
+done
 log "mode $MODE: dense $N_DENSE x 54, sparse $N_SPARSE x $SPARSE_DIM, ratings $RATINGS ($USERS x $MOVIES), scale x{$SCALES}"
 {
   echo "mode=$MODE"
