@@ -30,7 +30,7 @@ for f in "$a" "$b"; do [[ -f "$f" ]] || { echo "ab: no such file $f" >&2; exit 2
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 saved=$(mktemp "$lib/bismarck.so.saved.XXXXXX")
 cp "$lib/bismarck.so" "$saved"
-install_so() { cp "$1" "$lib/bismarck.so.new" && mv "$lib/bismarck.so.new" "$lib/bismarck.so"; }
+install_so() { install -m 755 "$1" "$lib/bismarck.so.new" && mv "$lib/bismarck.so.new" "$lib/bismarck.so"; }
 trap 'install_so "$saved"; rm -f "$saved"' EXIT
 
 q -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS bismarck CASCADE" \
