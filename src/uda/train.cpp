@@ -703,12 +703,12 @@ Summary train(Run &run, StateHeader *init) {
         StateHeader *out = run.run_epoch(plan, state);
         // The driver filtered NULL inputs out, or counted them (steps_skip_nulls): any other
         // row skipped is a label that matched none of the classes.
-        if (epoch == 0 && out->epoch.nulls_skipped + out->epoch.null_elements_skipped >
-                              (run.steps_skip_nulls ? run.skipped : 0))
+        const int64_t unmatched = out->epoch.nulls_skipped + out->epoch.null_elements_skipped -
+                                  (run.steps_skip_nulls ? run.skipped : 0);
+        if (epoch == 0 && unmatched > 0)
             fail(ERRCODE_DATA_EXCEPTION,
-                 std::to_string(out->epoch.nulls_skipped + out->epoch.null_elements_skipped -
-                                (run.steps_skip_nulls ? run.skipped : 0)) +
-                     " rows' labels matched none of the classes found in " + run.source_sql,
+                 std::to_string(unmatched) + " rows' labels matched none of the classes found in " +
+                     run.source_sql,
                  {},
                  "The label column changed during training, or its type's equality differs "
                  "from its sort order.");
