@@ -31,6 +31,19 @@
 // every line pointer of the page and the heap AM skips unused/dead ones and checks each against
 // the snapshot (page-at-a-time mode, as tsm_system_rows forces).
 //
+// Buffers. A scan of a table larger than a quarter of shared_buffers normally reads it through
+// a small ring of buffers (BAS_BULKREAD), so that a one-off scan does not evict the rest of the
+// cache: every page is then copied in from the kernel's page cache again, one system call per
+// page. An epoch is not one-off, since the next epoch reads the same pages. A table that takes at
+// most half of shared_buffers is therefore read into shared buffers as usual, and from the second
+// epoch on its pages are found there. Pages in shared buffers lie at unrelated addresses, and the
+// hardware prefetcher cannot guess a random next one. Without help, every page would begin with
+// the rows waiting on memory, and a block-ordered epoch over cached pages would be slower than
+// one through the ring. So the next page of the order is prefetched while the current one is
+// worked on (prefetch_next_page). Measured on 581,012 x 54 rows (284 MB) with the table in
+// shared buffers, 5 interleaved rounds: 212 ms per logistic epoch without the prefetch, 149-161
+// ms with it; through the ring, about 230 ms.
+//
 // Parallel query: PostgreSQL 15 has no partial (parallel-aware) path for sample scans, so a
 // TABLESAMPLE scan is never split between workers; the handler is PARALLEL SAFE so that such a
 // scan may still run inside a parallel-safe plan, whole, in one process.
@@ -45,7 +58,9 @@ extern "C" {
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "optimizer/optimizer.h"
+#include "storage/bufmgr.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 }
 
 #include "shuffle/permute.hpp"
@@ -110,8 +125,9 @@ void block_shuffle_begin(SampleScanState *node, Datum *params, int nparams, uint
     s->page_in_run = 0;
     s->last_off = InvalidOffsetNumber;
     node->use_pagemode = true;  // visibility of a whole page at once (NextSampleTuple relies on it)
-    // use_bulkread stays true: a table larger than a quarter of shared_buffers is read through a
-    // small ring of buffers, as a sequential scan of it would be.
+    // See "Buffers" at the top: a table of at most half of shared_buffers stays in them.
+    node->use_bulkread =
+        RelationGetNumberOfBlocks(node->ss.ss_currentRelation) > BlockNumber(NBuffers / 2);
 }
 
 void draw_order(BlockShuffleState *s, BlockNumber nblocks, MemoryContext where) {
@@ -126,6 +142,24 @@ void draw_order(BlockShuffleState *s, BlockNumber nblocks, MemoryContext where) 
     bismarck::igd::SplitMix64 rng = bismarck::shuffle::seeded(s->seed);
     bismarck::shuffle::fisher_yates(s->order, s->nruns, rng);
     s->planned = true;
+}
+
+// While the executor works on a page, the next page of the order is asked from memory (see
+// "Buffers" at the top), if it is in shared buffers. A prefetch needs no pin: if the buffer is
+// reused meanwhile, it loads lines nobody reads. A page that is not in shared buffers gets
+// PostgreSQL's own prefetch (posix_fadvise), which starts reading it from disk. A scan through a
+// ring is left alone: its pages are mostly not in shared buffers, and asking for each would cost
+// a system call per page.
+void prefetch_next_page(SampleScanState *node, const BlockShuffleState *s, BlockNumber nblocks) {
+    if (node->use_bulkread && nblocks > BlockNumber(NBuffers / 4)) return;
+    if (s->run_index >= s->nruns) return;
+    const uint64 next = uint64(s->order[s->run_index]) * s->run_len + s->page_in_run;
+    if (next >= s->nblocks || next >= nblocks) return;
+    const PrefetchBufferResult r =
+        PrefetchBuffer(node->ss.ss_currentRelation, MAIN_FORKNUM, BlockNumber(next));
+    if (!BufferIsValid(r.recent_buffer) || BufferIsLocal(r.recent_buffer)) return;
+    const char *page = static_cast<const char *>(BufferGetBlock(r.recent_buffer));
+    for (int off = 0; off < BLCKSZ; off += 64) __builtin_prefetch(page + off);
 }
 
 BlockNumber block_shuffle_next_block(SampleScanState *node, BlockNumber nblocks) {
@@ -146,6 +180,7 @@ BlockNumber block_shuffle_next_block(SampleScanState *node, BlockNumber nblocks)
         // our lock, but tsm_system_rows guards against it too) is skipped.
         if (page < s->nblocks && page < nblocks) {
             s->last_off = InvalidOffsetNumber;
+            prefetch_next_page(node, s, nblocks);
             return BlockNumber(page);
         }
     }
