@@ -468,7 +468,9 @@ std::string block_order_sql(const Run &run, int64_t seed, const std::string &fil
 
 // shuffle => 'auto' (the default): 'blocks' where it can run and pays, 'once' elsewhere.
 // A shuffled copy costs as much as 10 to 20 epochs (a sort of the table and a write of it), and
-// an epoch in block order about 1.3x one over the copy: a table that trains in a few epochs
+// an epoch in block order no more than one over the copy (0.146 s against 0.204 s on 581,012 x 54
+// in bench/results/report.md: it keeps the table in shared buffers and prefetches the next
+// page, src/shuffle/block_order.cpp): a table that trains in a few epochs
 // (averaged SGD needs two or three over a few hundred thousand rows) spends most of its time on
 // the copy; a small one trains in hundreds of epochs, for which the copy is cheap and a page
 // holds too large a share of its rows for a page order to mix them well. Block order needs a
