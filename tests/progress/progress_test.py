@@ -47,13 +47,40 @@ def background(sql, user=None):
     return p, pid
 
 
+class Session:
+    """One psql process kept open: a query costs a round trip instead of a new connection, so
+    that a poll can catch an epoch of a few tens of milliseconds more than once."""
+
+    def __init__(self):
+        self.p = subprocess.Popen([os.path.join(PGBIN, "psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1",
+                                   "-F", "|"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+
+    def query(self, sql):
+        self.p.stdin.write(sql + ";\n\\echo @@end\n")
+        self.p.stdin.flush()
+        lines = []
+        while True:
+            line = self.p.stdout.readline()
+            if not line:
+                raise RuntimeError(f"psql session ended: {sql}\n{self.p.stderr.read()}")
+            if line.rstrip("\n") == "@@end":
+                return "\n".join(lines)
+            lines.append(line.rstrip("\n"))
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
+
+
 COLS = ("pid, model, phase, coalesce(epoch, 0), epochs, rows_done, coalesce(rows_total, 0), "
         "coalesce(loss::text, ''), coalesce(remaining_seconds::text, ''), parallelism, "
         "coalesce(workers, -1), elapsed_seconds")
 
 
-def progress(user=None, where="true"):
-    out = psql(f"SELECT {COLS} FROM bismarck.progress WHERE {where}", user=user)
+def progress(user=None, where="true", session=None):
+    sql = f"SELECT {COLS} FROM bismarck.progress WHERE {where}"
+    out = session.query(sql) if session else psql(sql, user=user)
     rows = []
     for line in out.splitlines():
         f = line.split("|")
@@ -135,15 +162,18 @@ def test_serial_and_cancel():
             last[r["epoch"]] = r["rows_done"]
         return False
 
+    session = Session()
+
     def poll():
-        rows = progress(where=f"pid = {pid}")
+        rows = progress(where=f"pid = {pid}", session=session)
         if rows:
             seen.append(rows[0])
         epochs = {r["epoch"] for r in seen if r["phase"] == "epochs"}
         # an epoch can take less than two polls: keep polling until one was caught twice
         return (len(epochs) >= 4 and grew()) or len(epochs) >= 25
 
-    wait_for(poll, timeout=120, step=0.02)
+    wait_for(poll, timeout=120, step=0.005)
+    session.close()
     phases = [r["phase"] for r in seen]
     check(any(r["model"] == "serial_lr" for r in seen), "the training's model is shown with its pid")
     check("epochs" in phases, f"phases seen in order: {sorted(set(phases), key=phases.index)}")
