@@ -144,6 +144,12 @@ void draw_order(BlockShuffleState *s, BlockNumber nblocks, MemoryContext where) 
     s->planned = true;
 }
 
+// The page at the order's current position: page `page_in_run` of run `order[run_index]` (the
+// caller checks run_index < nruns; the page may lie past the relation's end).
+uint64 current_page(const BlockShuffleState *s) {
+    return uint64(s->order[s->run_index]) * s->run_len + s->page_in_run;
+}
+
 // While the executor works on a page, the next page of the order is asked from memory (see
 // "Buffers" at the top), if it is in shared buffers. A prefetch needs no pin: if the buffer is
 // reused meanwhile, it loads lines nobody reads. A page that is not in shared buffers gets
@@ -153,7 +159,7 @@ void draw_order(BlockShuffleState *s, BlockNumber nblocks, MemoryContext where) 
 void prefetch_next_page(SampleScanState *node, const BlockShuffleState *s, BlockNumber nblocks) {
     if (node->use_bulkread && nblocks > BlockNumber(NBuffers / 4)) return;
     if (s->run_index >= s->nruns) return;
-    const uint64 next = uint64(s->order[s->run_index]) * s->run_len + s->page_in_run;
+    const uint64 next = current_page(s);
     if (next >= s->nblocks || next >= nblocks) return;
     const PrefetchBufferResult r =
         PrefetchBuffer(node->ss.ss_currentRelation, MAIN_FORKNUM, BlockNumber(next));
@@ -170,8 +176,7 @@ BlockNumber block_shuffle_next_block(SampleScanState *node, BlockNumber nblocks)
     }
     for (;;) {
         if (s->run_index >= s->nruns) return InvalidBlockNumber;
-        const uint64 first = uint64(s->order[s->run_index]) * s->run_len;
-        const uint64 page = first + s->page_in_run;
+        const uint64 page = current_page(s);
         if (++s->page_in_run >= s->run_len || page + 1 >= s->nblocks) {
             ++s->run_index;
             s->page_in_run = 0;
